@@ -1,0 +1,52 @@
+# Two commands for a new user: `make demo` and `make test`. Both bootstrap from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE ?= $(HOME)/.cache/peakops
+UV_VERSION := 0.13.9
+UV := $(CACHE)/uv-$(UV_VERSION)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench clean
+
+help:
+	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
+	@echo "make test    lint, type-check and run the whole test suite against real servers"
+	@echo "make bench   benchmarks (wrk against the app on one core each), printed as ratios"
+
+# uv comes from PyPI into its own venv under the cache, so nothing global is touched.
+$(UV):
+	python3 -m venv $(CACHE)/uv-$(UV_VERSION)
+	$(CACHE)/uv-$(UV_VERSION)/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+system-packages:
+	@bash scripts/install-system-packages.sh
+
+bootstrap: $(VENV)/.synced system-packages
+
+demo: bootstrap
+	$(VENV)/bin/peakops demo
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy
+
+pytest: bootstrap
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: bootstrap
+	$(PY) benchmarks/app_throughput.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

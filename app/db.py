@@ -1,0 +1,188 @@
+"""Schema and engine. SQLAlchemy Core (not the ORM): the hot paths are a handful of statements and Core
+keeps them explicit, which is what the never-oversell guarantee is argued from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+metadata = MetaData()
+
+products = Table(
+    "products",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # The database, not the app, is the last line against overselling.
+    Column("stock", Integer, CheckConstraint("stock >= 0", name="stock_not_negative"), nullable=False),
+    Column("synthetic", Boolean, nullable=False, default=False),
+)
+
+influencers = Table(
+    "influencers",
+    metadata,
+    Column("slug", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("promo_code", String(32), nullable=False, unique=True),
+    Column("discount_percent", Integer, nullable=False),
+)
+
+carts = Table(
+    "carts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("influencer_slug", String(64), nullable=True),
+    Column("utm", JSON, nullable=True),
+    Column("checked_out", Boolean, nullable=False, default=False),
+)
+
+cart_items = Table(
+    "cart_items",
+    metadata,
+    Column("cart_id", String(36), ForeignKey("carts.id"), primary_key=True),
+    Column("sku", String(64), ForeignKey("products.sku"), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # The unique key is what makes a retried checkout return the first order instead of a second one.
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("cart_id", String(36), ForeignKey("carts.id"), nullable=False, unique=True),
+    Column("email", String(320), nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("promo_code", String(32), nullable=True),
+    Column("influencer_slug", String(64), nullable=True),
+    Column("payment_id", String(64), nullable=False),
+    Column("synthetic", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("order_id", String(36), ForeignKey("orders.id"), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_cents", BigInteger, nullable=False),
+)
+
+visits = Table(
+    "visits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("influencer_slug", String(64), nullable=True),
+    Column("promo_code", String(32), nullable=True),
+    Column("utm_source", String(200), nullable=True),
+    Column("utm_medium", String(200), nullable=True),
+    Column("utm_campaign", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("visits_influencer", visits.c.influencer_slug)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+class Database:
+    """The engine plus the one rule SQLite needs: a single writer at a time.
+
+    SQLite allows one writer; letting concurrent transactions race for the lock only produces
+    'database is locked' errors under a spike. Writes in this process queue on an asyncio lock, and
+    BEGIN IMMEDIATE with a busy timeout orders them against other processes sharing the file.
+    PostgreSQL needs neither: its row locks serialise the stock update per product.
+    """
+
+    def __init__(self, url: str, pool_size: int = 10, max_overflow: int = 20) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        # Same pool and events; the option tells the SQLite begin hook to take the write lock up front.
+        self._write_engine = self.engine.execution_options(peakops_write=True)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction; committed on normal exit, rolled back on any exception."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._write_engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def create_schema(self) -> None:
+        async with self.write() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    # The pysqlite driver's own transaction handling would issue a deferred BEGIN; take control so
+    # every transaction is BEGIN IMMEDIATE (documented SQLAlchemy recipe for SQLite isolation).
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the lock at BEGIN so two of them never deadlock upgrading a read lock; readers
+        # stay deferred and, with WAL, never wait for a writer.
+        immediate = conn.get_execution_options().get("peakops_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

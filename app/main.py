@@ -1,0 +1,453 @@
+"""The campaign app: `create_app(settings)` builds one instance.
+
+Routes are grouped by what they protect: pages and catalog (cacheable, served from an in-process
+snapshot), carts and checkout (transactional, never cached), admin (bearer token, off without one),
+probes and metrics (never faulted, never shed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import pathlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import webhooks
+from app.assets import IMMUTABLE, AssetManifest
+from app.catalog import SKU_PATTERN, load_catalog
+from app.db import Database
+from app.faults import FaultRegistry, FaultRule, FaultSpec
+from app.metrics import AppMetrics
+from app.payments import CircuitBreaker, ResilientPayments, SandboxProvider
+from app.runtime import InstrumentedRoute, JSONResponse, ObservabilityMiddleware, Runtime, error_response
+from app.settings import Settings
+from app.shop import CatalogSnapshot, Influencer, PaymentDown, Shop, ShopError
+
+TEMPLATES_DIR = pathlib.Path(__file__).parent / "templates"
+
+# Text that reaches the database: bounded, printable, no NUL (PostgreSQL refuses NUL in text).
+SafeText = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+Sku = Annotated[str, Path(pattern=SKU_PATTERN)]
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,200}\.[A-Za-z]{2,24}$"
+PROMO_PATTERN = r"^\s*[A-Za-z0-9_-]{1,32}\s*$"
+IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]{8,200}$"
+VISIT_FLUSH_SECONDS = 0.5
+
+
+class Utm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: SafeText | None = None
+    medium: SafeText | None = None
+    campaign: SafeText | None = None
+    content: SafeText | None = None
+    term: SafeText | None = None
+
+
+class CartCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    influencer: SafeText | None = Field(default=None, description="Slug of the influencer whose link brought the visitor")
+    utm: Utm | None = None
+
+
+class CartItemAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku: str = Field(pattern=SKU_PATTERN)
+    quantity: int = Field(default=1, ge=1, le=100)
+
+
+class CheckoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cart_id: uuid.UUID
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    promo_code: str | None = Field(default=None, pattern=PROMO_PATTERN)
+
+
+class Visit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    influencer: SafeText | None = None
+    promo_code: SafeText | None = None
+    utm: Utm | None = None
+
+
+class WebhookEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+    type: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> FastAPI:
+    settings = settings or Settings()
+    registry = registry or CollectorRegistry()
+    # A broken seed must stop start-up here, before the server binds its port.
+    seed = load_catalog(settings.catalog) if settings.catalog else None
+    metrics = AppMetrics(registry)
+    faults = FaultRegistry()
+    database = Database(
+        settings.resolved_database_url(), settings.database_pool_size, settings.database_max_overflow
+    )
+    payments = ResilientPayments(
+        SandboxProvider(settings.payment_sandbox_latency_seconds, faults.payment_should_fail),
+        metrics,
+        timeout_s=settings.payment_timeout_seconds,
+        max_attempts=settings.payment_max_attempts,
+        backoff_s=settings.payment_backoff_seconds,
+        breaker=CircuitBreaker(settings.payment_circuit_failure_threshold, settings.payment_circuit_reset_seconds),
+    )
+    shop = Shop(database, payments, metrics, settings.catalog_cache_seconds)
+    runtime = Runtime(settings=settings, metrics=metrics, shop=shop, faults=faults)
+    assets = AssetManifest()
+    pages = LandingPages(settings, assets)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if database.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await database.create_schema()
+        if seed is not None:
+            await shop.seed_if_empty(seed)
+        flusher = asyncio.create_task(_flush_visits_forever(shop))
+        runtime.ready = True
+        try:
+            yield
+        finally:
+            runtime.ready = False
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await shop.flush_visits()
+            await database.dispose()
+
+    app = FastAPI(
+        title="peakops campaign app",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.router.route_class = InstrumentedRoute
+    app.state.runtime = runtime
+    app.add_middleware(ObservabilityMiddleware, runtime=runtime)
+
+    @app.exception_handler(ShopError)
+    async def _shop_error(_request: Request, exc: ShopError) -> Response:
+        headers = None
+        if isinstance(exc, PaymentDown):
+            headers = {"Retry-After": str(max(1, round(exc.extra.get("retry_after", 1))))}
+        extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+        return error_response(exc.status, exc.message, headers=headers, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]), "problem": err["msg"]} for err in exc.errors()
+        ]
+        return error_response(422, "invalid request", problems=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    app.include_router(_probe_routes(runtime, registry))
+    app.include_router(_page_routes(shop, pages, assets))
+    app.include_router(_shop_routes(shop))
+    app.include_router(_admin_routes(runtime))
+    app.include_router(_webhook_routes(runtime))
+    return app
+
+
+async def _flush_visits_forever(shop: Shop) -> None:
+    while True:
+        await asyncio.sleep(VISIT_FLUSH_SECONDS)
+        try:
+            await shop.flush_visits()
+        except Exception:  # noqa: BLE001 - analytics must never take the shop down; retried next tick
+            continue
+
+
+# ---- probes and metrics -----------------------------------------------------------------------
+
+
+def _probe_routes(runtime: Runtime, registry: CollectorRegistry) -> APIRouter:
+    router = APIRouter(route_class=InstrumentedRoute, tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> Response:
+        """Liveness: the process answers. Never depends on the database."""
+        return JSONResponse({"status": "ok", "uptime_seconds": round(time.time() - runtime.started_at, 1)})
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        """Readiness: started, not draining, database reachable."""
+        if runtime.draining or not runtime.ready:
+            return error_response(503, "draining" if runtime.draining else "starting")
+        try:
+            async with asyncio.timeout(1.0):
+                await runtime.shop.db.ping()
+        except Exception:  # noqa: BLE001 - any database failure means not ready
+            return error_response(503, "database unreachable")
+        return JSONResponse({"status": "ready"})
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+# ---- pages and assets -------------------------------------------------------------------------
+
+
+class LandingPages:
+    """Server-rendered landing pages, rendered once per catalog snapshot and slug.
+
+    The page carries nothing visitor-specific: UTM parameters and the visitor's promo code are read by
+    the page's script and sent to /api/visits, so one cached copy serves every visitor of a link.
+    """
+
+    def __init__(self, settings: Settings, assets: AssetManifest) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]), auto_reload=False
+        )
+        self.env.globals["asset"] = assets.url
+        self.cache_control = (
+            f"public, max-age={settings.landing_max_age}, "
+            f"stale-while-revalidate={settings.landing_stale_while_revalidate}, "
+            f"stale-if-error={settings.landing_stale_if_error}"
+        )
+        self._rendered: dict[str | None, tuple[CatalogSnapshot, bytes]] = {}
+        self._not_found = self.env.get_template("404.html").render().encode()
+
+    def render(self, snap: CatalogSnapshot, influencer: Influencer | None) -> bytes:
+        key = influencer.slug if influencer else None
+        cached = self._rendered.get(key)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        body = self.env.get_template("landing.html").render(influencer=influencer, products=snap.listed()).encode()
+        self._rendered[key] = (snap, body)
+        return body
+
+    def response(self, body: bytes) -> Response:
+        return Response(body, media_type="text/html; charset=utf-8", headers={"Cache-Control": self.cache_control})
+
+    def not_found(self) -> Response:
+        return Response(
+            self._not_found, status_code=404, media_type="text/html; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=10"},
+        )
+
+
+def _page_routes(shop: Shop, pages: LandingPages, assets: AssetManifest) -> APIRouter:
+    router = APIRouter(route_class=InstrumentedRoute, tags=["pages"])
+
+    @router.get("/", response_class=Response)
+    async def home() -> Response:
+        return pages.response(pages.render(await shop.snapshot(), None))
+
+    @router.get("/c/{slug}", response_class=Response)
+    async def landing(slug: Annotated[str, Path(max_length=200)]) -> Response:
+        snap = await shop.snapshot()
+        influencer = snap.influencers.get(slug)
+        if influencer is None:
+            return pages.not_found()
+        return pages.response(pages.render(snap, influencer))
+
+    @router.get("/static/{name}", response_class=Response)
+    async def static(name: Annotated[str, Path(max_length=200)], request: Request) -> Response:
+        asset = assets.assets.get(name)
+        if asset is None:
+            return error_response(404, "no such asset")
+        headers = {"Cache-Control": IMMUTABLE, "ETag": asset.etag}
+        if request.headers.get("if-none-match") == asset.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(asset.body, media_type=asset.content_type, headers=headers)
+
+    return router
+
+
+# ---- shop API ---------------------------------------------------------------------------------
+
+
+def _shop_routes(shop: Shop) -> APIRouter:
+    router = APIRouter(prefix="/api", route_class=InstrumentedRoute, tags=["shop"])
+    listing: dict[str, Any] = {"snap": None, "body": b""}
+
+    @router.get("/products")
+    async def products() -> Response:
+        snap = await shop.snapshot()
+        if listing["snap"] is not snap:
+            listing["body"] = orjson.dumps({"products": [p.public() for p in snap.listed()]})
+            listing["snap"] = snap
+        return Response(listing["body"], media_type="application/json")
+
+    @router.get("/products/{sku}")
+    async def product(sku: Sku) -> Response:
+        return JSONResponse((await shop.product(sku)).public())
+
+    @router.get("/recommendations")
+    async def recommendations(sku: Annotated[str | None, Query(pattern=SKU_PATTERN)] = None) -> Response:
+        """Non-critical: shed first under overload."""
+        snap = await shop.snapshot()
+        picks = [p.public() for p in snap.listed() if p.sku != sku and p.stock > 0][:4]
+        return JSONResponse({"products": picks})
+
+    @router.post("/visits", status_code=202)
+    async def visit(body: Visit) -> Response:
+        """Attribution beacon sent by the landing page's script. Non-critical: shed first."""
+        utm = body.utm or Utm()
+        promo = body.promo_code.strip().upper()[:32] if body.promo_code else None
+        shop.record_visit(
+            {
+                "influencer_slug": body.influencer,
+                "promo_code": promo,
+                "utm_source": utm.source,
+                "utm_medium": utm.medium,
+                "utm_campaign": utm.campaign,
+            }
+        )
+        return JSONResponse({"status": "recorded"}, status_code=202)
+
+    @router.post("/carts", status_code=201)
+    async def create_cart(body: Annotated[CartCreate | None, Body()] = None) -> Response:
+        body = body or CartCreate()
+        utm = body.utm.model_dump(exclude_none=True) if body.utm else None
+        cart_id = await shop.create_cart(body.influencer, utm)
+        return JSONResponse({"cart_id": cart_id}, status_code=201)
+
+    @router.get("/carts/{cart_id}")
+    async def get_cart(cart_id: uuid.UUID) -> Response:
+        return JSONResponse(await shop.cart(str(cart_id)))
+
+    @router.post("/carts/{cart_id}/items")
+    async def add_item(cart_id: uuid.UUID, body: CartItemAdd) -> Response:
+        return JSONResponse(await shop.add_item(str(cart_id), body.sku, body.quantity))
+
+    @router.post("/checkout", status_code=201)
+    async def checkout(
+        body: CheckoutRequest,
+        idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_PATTERN)],
+    ) -> Response:
+        """Place an order. Retrying with the same Idempotency-Key returns the same order."""
+        result = await shop.checkout(str(body.cart_id), body.email, body.promo_code, idempotency_key)
+        order = result.order
+        payload = {"order_id": order.id, "total": order.public()["total"], "currency": order.currency}
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        return JSONResponse(payload, status_code=201, headers=headers)
+
+    @router.get("/orders/{order_id}")
+    async def get_order(order_id: uuid.UUID) -> Response:
+        return JSONResponse((await shop.order(str(order_id))).public())
+
+    return router
+
+
+# ---- admin ------------------------------------------------------------------------------------
+
+
+def _admin_guard(runtime: Runtime) -> Any:
+    token = runtime.settings.admin_token
+
+    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if token is None:
+            raise StarletteHTTPException(404, "admin API disabled: set PEAKOPS_ADMIN_TOKEN")
+        expected = f"Bearer {token.get_secret_value()}"
+        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise StarletteHTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
+
+    return require_admin
+
+
+def _admin_routes(runtime: Runtime) -> APIRouter:
+    router = APIRouter(
+        prefix="/api", route_class=InstrumentedRoute, dependencies=[Depends(_admin_guard(runtime))], tags=["admin"]
+    )
+
+    @router.get("/attribution")
+    async def attribution() -> Response:
+        """Visits, carts, orders and revenue per influencer (synthetic orders excluded)."""
+        return JSONResponse(await runtime.shop.attribution())
+
+    def _faults_payload() -> dict[str, Any]:
+        active = runtime.faults.active()
+        runtime.metrics.faults_active.set(len(active))
+        return {"faults": [rule.model_dump() for rule in active]}
+
+    @router.get("/admin/faults")
+    async def list_faults() -> Response:
+        return JSONResponse(_faults_payload())
+
+    @router.post("/admin/faults", status_code=201)
+    async def add_fault(spec: FaultSpec) -> Response:
+        rule: FaultRule = runtime.faults.add(spec)
+        _faults_payload()
+        return JSONResponse(rule.model_dump(), status_code=201)
+
+    @router.delete("/admin/faults")
+    async def clear_faults() -> Response:
+        cleared = runtime.faults.clear()
+        _faults_payload()
+        return JSONResponse({"cleared": cleared})
+
+    @router.delete("/admin/faults/{rule_id}")
+    async def remove_fault(rule_id: Annotated[str, Path(max_length=64)]) -> Response:
+        if not runtime.faults.remove(rule_id):
+            return error_response(404, f"no fault rule {rule_id!r}")
+        _faults_payload()
+        return JSONResponse({"cleared": 1})
+
+    return router
+
+
+# ---- webhooks ---------------------------------------------------------------------------------
+
+
+def _webhook_routes(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api", route_class=InstrumentedRoute, tags=["webhooks"])
+    settings = runtime.settings
+    counter = runtime.metrics.webhook_events
+
+    @router.post("/webhooks/{source}", status_code=202)
+    async def receive(
+        source: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
+        request: Request,
+        x_peakops_timestamp: Annotated[str | None, Header()] = None,
+        x_peakops_signature: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """An event from an influencer platform or agency (e.g. `post.published`), HMAC-signed."""
+        secret = settings.webhook_secrets.get(source)
+        if secret is None:
+            return error_response(404, f"no webhook configured for source {source!r}")
+        body = await request.body()
+        try:
+            webhooks.verify(
+                secret.get_secret_value(), x_peakops_timestamp, x_peakops_signature, body,
+                time.time(), settings.webhook_tolerance_seconds,
+            )
+        except webhooks.SignatureError as exc:
+            counter.labels(source, "rejected").inc()
+            return error_response(401, f"invalid signature: {exc}")
+        try:
+            event = WebhookEvent.model_validate_json(body)
+        except ValueError:
+            counter.labels(source, "invalid").inc()
+            return error_response(422, "body must be a JSON object with string 'id' and 'type'")
+        stored = await runtime.shop.store_event(source, event.id, event.type, orjson.loads(body))
+        counter.labels(source, "accepted" if stored else "duplicate").inc()
+        if not stored:
+            return JSONResponse({"status": "duplicate", "id": event.id}, status_code=200)
+        return JSONResponse({"status": "accepted", "id": event.id}, status_code=202)
+
+    return router

@@ -1,0 +1,3 @@
+from peakops.cli import main
+
+main()

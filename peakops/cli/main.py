@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from peakops.cli import demo
+
+app = typer.Typer(no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike.")
+app_commands = typer.Typer(no_args_is_help=True, help="The campaign app.")
+app.add_typer(app_commands, name="app")
+app.command("demo")(demo.demo)
+
+err = Console(stderr=True)
+
+
+@app_commands.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.", min=1, max=65535)] = 8000,
+) -> None:
+    """Run one app instance (uvicorn, uvloop, httptools). Configure it with PEAKOPS_* variables."""
+    from pydantic import ValidationError
+
+    from app.catalog import CatalogError
+    from app.server import serve as run_server
+    from app.settings import Settings
+
+    try:
+        settings = Settings()
+        run_server(host, port, settings)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            field = "PEAKOPS_" + "_".join(str(p) for p in problem["loc"]).upper()
+            err.print(f"[red]error:[/red] {field}: {problem['msg']}")
+        raise typer.Exit(2) from None
+    except CatalogError as exc:
+        err.print(f"[red]error:[/red] invalid catalog seed\n{exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app_commands.command("check-catalog")
+def check_catalog(path: Annotated[Path, typer.Argument(help="Catalog seed YAML.")]) -> None:
+    """Validate a catalog seed without starting anything."""
+    from app.catalog import CatalogError, load_catalog
+
+    try:
+        seed = load_catalog(path)
+    except CatalogError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    Console().print(f"{path}: {len(seed.products)} products, {len(seed.influencers)} influencers: ok")
