@@ -48,7 +48,9 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=0.0, ge=0)
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # PEAKOPS_ADMIN_TOKEN= (empty) must mean "off", never "the empty string is the password".
+        return None if value == "" else value
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:

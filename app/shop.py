@@ -226,7 +226,9 @@ class Shop:
             if snap is not None and time.monotonic() - snap.taken_at < self.catalog_cache_seconds:
                 return snap
             async with self.db.read() as conn:
-                product_rows = (await conn.execute(select(schema.products).order_by(schema.products.c.sku))).all()
+                product_rows = (
+                    await conn.execute(select(schema.products).order_by(schema.products.c.sku))
+                ).all()
                 influencer_rows = (await conn.execute(select(schema.influencers))).all()
             snap = CatalogSnapshot(
                 products={r.sku: Product(**r._mapping) for r in product_rows},
@@ -261,7 +263,9 @@ class Shop:
         if sku not in (await self.snapshot()).products:
             raise NotFound(f"unknown product {sku!r}")
         async with self.db.write() as conn:
-            cart = (await conn.execute(select(schema.carts.c.checked_out).where(schema.carts.c.id == cart_id))).first()
+            cart = (
+                await conn.execute(select(schema.carts.c.checked_out).where(schema.carts.c.id == cart_id))
+            ).first()
             if cart is None:
                 raise NotFound(f"unknown cart {cart_id!r}")
             if cart.checked_out:
@@ -274,7 +278,9 @@ class Shop:
             if new_quantity > MAX_QUANTITY:
                 raise Unprocessable(f"at most {MAX_QUANTITY} of one product per cart")
             if current is None:
-                await conn.execute(insert(schema.cart_items).values(cart_id=cart_id, sku=sku, quantity=quantity))
+                await conn.execute(
+                    insert(schema.cart_items).values(cart_id=cart_id, sku=sku, quantity=quantity)
+                )
             else:
                 await conn.execute(
                     update(schema.cart_items)
@@ -288,7 +294,7 @@ class Shop:
             cart = (await conn.execute(select(schema.carts).where(schema.carts.c.id == cart_id))).first()
             if cart is None:
                 raise NotFound(f"unknown cart {cart_id!r}")
-            lines = (await self._cart_lines(conn, cart_id))
+            lines = await self._cart_lines(conn, cart_id)
         subtotal = sum(qty * price for _sku, qty, price, _cur in lines)
         currencies = {cur for *_, cur in lines}
         return {
@@ -340,7 +346,19 @@ class Shop:
         replay = await self._replay(idempotency_key, request_hash)
         if replay is not None:
             return replay
+        try:
+            return await self._place_order(cart_id, email, promo_code, idempotency_key, request_hash)
+        except CartClosed:
+            # A concurrent retry with the same key may have closed the cart first: then this is a
+            # replay of its order, not a conflict.
+            replay = await self._replay(idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+            raise
 
+    async def _place_order(
+        self, cart_id: str, email: str, promo_code: str | None, idempotency_key: str, request_hash: str
+    ) -> CheckoutResult:
         influencer = None
         if promo_code:
             influencer = (await self.snapshot()).by_promo.get(promo_code)
@@ -435,9 +453,7 @@ class Shop:
     async def _any_synthetic(conn: Any, skus: Sequence[str]) -> bool:
         if not skus:
             return False
-        rows = await conn.execute(
-            select(schema.products.c.synthetic).where(schema.products.c.sku.in_(skus))
-        )
+        rows = await conn.execute(select(schema.products.c.synthetic).where(schema.products.c.sku.in_(skus)))
         return any(r.synthetic for r in rows)
 
     async def _replay(self, idempotency_key: str, request_hash: str) -> CheckoutResult | None:
@@ -497,8 +513,16 @@ class Shop:
         snap = await self.snapshot()
         v, c, o = schema.visits.c, schema.carts.c, schema.orders.c
         async with self.db.read() as conn:
-            visits = dict((await conn.execute(select(v.influencer_slug, func.count()).group_by(v.influencer_slug))).all())
-            carts = dict((await conn.execute(select(c.influencer_slug, func.count()).group_by(c.influencer_slug))).all())
+            visits: dict[str | None, int] = dict(
+                (
+                    await conn.execute(select(v.influencer_slug, func.count()).group_by(v.influencer_slug))
+                ).all()
+            )
+            carts: dict[str | None, int] = dict(
+                (
+                    await conn.execute(select(c.influencer_slug, func.count()).group_by(c.influencer_slug))
+                ).all()
+            )
             order_rows = (
                 await conn.execute(
                     select(o.influencer_slug, o.currency, func.count(), func.sum(o.total_cents))
@@ -523,7 +547,9 @@ class Shop:
             }
 
         return {
-            "influencers": [row(i.slug, i.name) for i in sorted(snap.influencers.values(), key=lambda i: i.slug)],
+            "influencers": [
+                row(i.slug, i.name) for i in sorted(snap.influencers.values(), key=lambda i: i.slug)
+            ],
             "unattributed": row(None, None),
         }
 

@@ -29,8 +29,14 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return SCHEME + digest
 
 
-def verify(secret: str, timestamp_header: str | None, signature_header: str | None, body: bytes,
-           now: float, tolerance_s: int) -> int:
+def verify(
+    secret: str,
+    timestamp_header: str | None,
+    signature_header: str | None,
+    body: bytes,
+    now: float,
+    tolerance_s: int,
+) -> int:
     """Return the signed timestamp, or raise SignatureError saying what is wrong."""
     if not timestamp_header or not signature_header:
         raise SignatureError("missing signature headers")

@@ -93,3 +93,120 @@ def run_app(
         yield app
     finally:
         app.terminate()
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        result = subprocess.run(
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-XAtq",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    def create_database(self) -> str:
+        import uuid
+
+        name = f"peakops_{uuid.uuid4().hex[:12]}"
+        self.psql(f"CREATE DATABASE {name}")
+        return name
+
+
+@contextlib.contextmanager
+def run_postgres(max_connections: int = 300) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster (Debian's binaries) on a free loopback port, in a temp dir.
+
+    As root it runs as Debian's `postgres` account: PostgreSQL refuses to run as root.
+    """
+    import pwd
+    import shutil
+    import tempfile
+
+    if not (PG_BIN / "pg_ctl").exists():
+        raise RuntimeError("PostgreSQL binaries missing: run `make bootstrap` (Debian package postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="peakops-pg-"))
+    data, sockets = base / "data", base / "run"
+    sockets.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        for path in (base, sockets):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    try:
+        subprocess.run(
+            [
+                *prefix,
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        # fsync off: these clusters are disposable, and the tests measure the app, not the disk.
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets} "
+            f"-c max_connections={max_connections} -c fsync=off -c shared_buffers=128MB"
+        )
+        subprocess.run(
+            [
+                *prefix,
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(base / "postgres.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield PostgresServer("127.0.0.1", port, "postgres")
+        finally:
+            subprocess.run(
+                [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+            )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

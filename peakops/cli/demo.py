@@ -59,7 +59,7 @@ async def _visitor(client: Any, stats: BurstStats, rng: random.Random) -> None:
     async def call(step: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
         start = time.perf_counter()
         try:
-            response = await client.request(method, path, **kwargs)
+            response: httpx.Response = await client.request(method, path, **kwargs)
         except httpx.HTTPError:
             stats.transport_errors += 1
             return None
@@ -83,12 +83,16 @@ async def _visitor(client: Any, stats: BurstStats, rng: random.Random) -> None:
     if rng.random() > 0.5:  # half of the carts check out
         return
     body = {"cart_id": cart_id, "email": f"fan{rng.randrange(10**6)}@example.com", "promo_code": PROMOS[slug]}
-    done = await call("checkout", "POST", "/api/checkout", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+    done = await call(
+        "checkout", "POST", "/api/checkout", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
     if done is not None and done.status_code == 201:
         stats.orders += 1
 
 
-async def _burst(url: str, visitors: int, concurrency: int, max_seconds: float, progress: Progress) -> BurstStats:
+async def _burst(
+    url: str, visitors: int, concurrency: int, max_seconds: float, progress: Progress
+) -> BurstStats:
     import httpx
 
     stats = BurstStats()
@@ -168,7 +172,12 @@ def demo(
         with run_app(env, Path(tmp) / "app.log") as app:
             console.print(f"app ready at {app.url}")
             start = time.monotonic()
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
             with Progress(*columns, console=console) as progress:
                 stats = asyncio.run(_burst(app.url, visitors, concurrency, max_seconds, progress))
             elapsed = time.monotonic() - start

@@ -8,12 +8,12 @@ from rich.console import Console
 
 from peakops.cli import demo
 
-app = typer.Typer(no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike.")
+app = typer.Typer(
+    no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike."
+)
 app_commands = typer.Typer(no_args_is_help=True, help="The campaign app.")
 app.add_typer(app_commands, name="app")
 app.command("demo")(demo.demo)
-
-err = Console(stderr=True)
 
 
 @app_commands.command("serve")
@@ -34,10 +34,11 @@ def serve(
     except ValidationError as exc:
         for problem in exc.errors():
             field = "PEAKOPS_" + "_".join(str(p) for p in problem["loc"]).upper()
-            err.print(f"[red]error:[/red] {field}: {problem['msg']}")
+            typer.echo(f"error: {field}: {problem['msg']}", err=True)
         raise typer.Exit(2) from None
     except CatalogError as exc:
-        err.print(f"[red]error:[/red] invalid catalog seed\n{exc}", markup=False, highlight=False)
+        # Plain text, never wrapped: the message names a file path a person or a tool will copy.
+        typer.echo(f"error: invalid catalog seed\n{exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -49,6 +50,6 @@ def check_catalog(path: Annotated[Path, typer.Argument(help="Catalog seed YAML."
     try:
         seed = load_catalog(path)
     except CatalogError as exc:
-        err.print(str(exc), markup=False, highlight=False)
+        typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     Console().print(f"{path}: {len(seed.products)} products, {len(seed.influencers)} influencers: ok")
