@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import pathlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +19,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,13 +28,13 @@ from app.assets import IMMUTABLE, AssetManifest
 from app.catalog import SKU_PATTERN, load_catalog
 from app.db import Database
 from app.faults import FaultRegistry, FaultRule, FaultSpec
+from app.hotpaths import HotPaths
 from app.metrics import AppMetrics
+from app.pages import CatalogViews
 from app.payments import CircuitBreaker, ResilientPayments, SandboxProvider
 from app.runtime import InstrumentedRoute, JSONResponse, ObservabilityMiddleware, Runtime, error_response
 from app.settings import Settings
-from app.shop import CatalogSnapshot, Influencer, PaymentDown, Shop, ShopError
-
-TEMPLATES_DIR = pathlib.Path(__file__).parent / "templates"
+from app.shop import PaymentDown, Shop, ShopError
 
 # Text that reaches the database: bounded, printable, no NUL (PostgreSQL refuses NUL in text).
 SafeText = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -112,10 +110,10 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             settings.payment_circuit_failure_threshold, settings.payment_circuit_reset_seconds
         ),
     )
-    shop = Shop(database, payments, metrics, settings.catalog_cache_seconds)
+    shop = Shop(database, payments, metrics, settings.catalog_cache_seconds, settings.catalog_stale_seconds)
     runtime = Runtime(settings=settings, metrics=metrics, shop=shop, faults=faults)
     assets = AssetManifest()
-    pages = LandingPages(settings, assets)
+    views = CatalogViews(settings, assets)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -143,10 +141,12 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         default_response_class=JSONResponse,
         docs_url=None,
         redoc_url=None,
+        # /metrics is the app's telemetry; FastAPI's OpenTelemetry hooks stay off until a deployment
+        # configures a collector, so an idle check does not sit on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.router.route_class = InstrumentedRoute
     app.state.runtime = runtime
-    app.add_middleware(ObservabilityMiddleware, runtime=runtime)
 
     @app.exception_handler(ShopError)
     async def _shop_error(_request: Request, exc: ShopError) -> Response:
@@ -168,10 +168,13 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     app.include_router(_probe_routes(runtime, registry))
-    app.include_router(_page_routes(shop, pages, assets))
-    app.include_router(_shop_routes(shop))
+    app.include_router(_page_routes(shop, views, assets))
+    app.include_router(_shop_routes(shop, views))
     app.include_router(_admin_routes(runtime))
     app.include_router(_webhook_routes(runtime))
+    # Added last = outermost: metrics see every request, including those the hot paths answer.
+    app.add_middleware(HotPaths, runtime=runtime, views=views)
+    app.add_middleware(ObservabilityMiddleware, runtime=runtime)
     return app
 
 
@@ -219,67 +222,28 @@ def _probe_routes(runtime: Runtime, registry: CollectorRegistry) -> APIRouter:
 # ---- pages and assets -------------------------------------------------------------------------
 
 
-class LandingPages:
-    """Server-rendered landing pages, rendered once per catalog snapshot and slug.
-
-    The page carries nothing visitor-specific: UTM parameters and the visitor's promo code are read by
-    the page's script and sent to /api/visits, so one cached copy serves every visitor of a link.
-    """
-
-    def __init__(self, settings: Settings, assets: AssetManifest) -> None:
-        self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]), auto_reload=False
-        )
-        self.env.globals["asset"] = assets.url
-        self.cache_control = (
-            f"public, max-age={settings.landing_max_age}, "
-            f"stale-while-revalidate={settings.landing_stale_while_revalidate}, "
-            f"stale-if-error={settings.landing_stale_if_error}"
-        )
-        self._rendered: dict[str | None, tuple[CatalogSnapshot, bytes]] = {}
-        self._not_found = self.env.get_template("404.html").render().encode()
-
-    def render(self, snap: CatalogSnapshot, influencer: Influencer | None) -> bytes:
-        key = influencer.slug if influencer else None
-        cached = self._rendered.get(key)
-        if cached is not None and cached[0] is snap:
-            return cached[1]
-        body = (
-            self.env.get_template("landing.html")
-            .render(influencer=influencer, products=snap.listed())
-            .encode()
-        )
-        self._rendered[key] = (snap, body)
-        return body
-
-    def response(self, body: bytes) -> Response:
-        return Response(
-            body, media_type="text/html; charset=utf-8", headers={"Cache-Control": self.cache_control}
-        )
-
-    def not_found(self) -> Response:
-        return Response(
-            self._not_found,
-            status_code=404,
-            media_type="text/html; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=10"},
-        )
-
-
-def _page_routes(shop: Shop, pages: LandingPages, assets: AssetManifest) -> APIRouter:
+def _page_routes(shop: Shop, views: CatalogViews, assets: AssetManifest) -> APIRouter:
     router = APIRouter(route_class=InstrumentedRoute, tags=["pages"])
+
+    def html(answer: tuple[bytes, list[tuple[bytes, bytes]]], status: int = 200) -> Response:
+        body, headers = answer
+        response = Response(body, status_code=status)
+        response.raw_headers = list(headers)
+        return response
 
     @router.get("/", response_class=Response)
     async def home() -> Response:
-        return pages.response(pages.render(await shop.snapshot(), None))
+        """The shop's landing page without an influencer."""
+        return html(views.landing(await shop.snapshot(), None))
 
     @router.get("/c/{slug}", response_class=Response)
     async def landing(slug: Annotated[str, Path(max_length=200)]) -> Response:
+        """An influencer's landing page; unknown slug: a 404 page."""
         snap = await shop.snapshot()
         influencer = snap.influencers.get(slug)
         if influencer is None:
-            return pages.not_found()
-        return pages.response(pages.render(snap, influencer))
+            return html(views.not_found, 404)
+        return html(views.landing(snap, influencer))
 
     @router.get("/static/{name}", response_class=Response)
     async def static(name: Annotated[str, Path(max_length=200)], request: Request) -> Response:
@@ -297,17 +261,16 @@ def _page_routes(shop: Shop, pages: LandingPages, assets: AssetManifest) -> APIR
 # ---- shop API ---------------------------------------------------------------------------------
 
 
-def _shop_routes(shop: Shop) -> APIRouter:
+def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
     router = APIRouter(prefix="/api", route_class=InstrumentedRoute, tags=["shop"])
-    listing: dict[str, Any] = {"snap": None, "body": b""}
 
     @router.get("/products")
     async def products() -> Response:
-        snap = await shop.snapshot()
-        if listing["snap"] is not snap:
-            listing["body"] = orjson.dumps({"products": [p.public() for p in snap.listed()]})
-            listing["snap"] = snap
-        return Response(listing["body"], media_type="application/json")
+        """Listed products with stock (as of the catalog snapshot, at most about a second old)."""
+        body, headers = views.products(await shop.snapshot())
+        response = Response(body)
+        response.raw_headers = list(headers)
+        return response
 
     @router.get("/products/{sku}")
     async def product(sku: Sku) -> Response:

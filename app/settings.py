@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # How long the in-process catalog snapshot (landing pages, product list with stock) may be reused.
     # Checkout always reads stock from the database, so this only bounds how stale a displayed stock is.
     catalog_cache_seconds: float = Field(default=1.0, ge=0)
+    # Past that age the old snapshot is still served this much longer while one background read
+    # refreshes it, so no request waits on a refresh during a spike.
+    catalog_stale_seconds: float = Field(default=5.0, ge=0)
 
     payment_timeout_seconds: float = Field(default=2.0, gt=0)
     payment_max_attempts: int = Field(default=3, ge=1)
@@ -57,10 +60,11 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=0.0, ge=0)
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
 
-    @field_validator("admin_token", mode="before")
+    @field_validator("admin_token", "catalog", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        # PEAKOPS_ADMIN_TOKEN= (empty) must mean "off", never "the empty string is the password".
+        # PEAKOPS_ADMIN_TOKEN= (empty) must mean "off", never "the empty string is the password";
+        # PEAKOPS_CATALOG= means no seed, not the current directory.
         return None if value == "" else value
 
     @field_validator("database_url")

@@ -14,10 +14,10 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -129,6 +129,14 @@ class CatalogSnapshot:
         return [p for p in self.products.values() if not p.synthetic]
 
 
+class CartLine(NamedTuple):
+    sku: str
+    quantity: int
+    price_cents: int
+    currency: str
+    synthetic: bool
+
+
 @dataclass(frozen=True)
 class Order:
     id: str
@@ -161,6 +169,11 @@ class CheckoutResult:
     replayed: bool
 
 
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for what was stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def format_money(cents: int) -> str:
     return f"{Decimal(cents) / 100:.2f}"
 
@@ -181,11 +194,14 @@ class Shop:
         payments: ResilientPayments,
         metrics: AppMetrics,
         catalog_cache_seconds: float = 1.0,
+        catalog_stale_seconds: float = 5.0,
     ) -> None:
         self.db = database
         self.payments = payments
         self.metrics = metrics
         self.catalog_cache_seconds = catalog_cache_seconds
+        self.catalog_stale_seconds = catalog_stale_seconds
+        self._background_refresh: asyncio.Task[CatalogSnapshot] | None = None
         self._snapshot: CatalogSnapshot | None = None
         self._refresh_lock = asyncio.Lock()
         self._visit_buffer: list[dict[str, Any]] = []
@@ -215,16 +231,35 @@ class Shop:
                 await conn.execute(insert(schema.influencers), [i.model_dump() for i in seed.influencers])
         return True
 
-    async def snapshot(self) -> CatalogSnapshot:
-        """The current catalog, re-read at most every `catalog_cache_seconds`; one refresh at a time,
-        so a spike on a cold cache costs one query, not one per request."""
+    def fresh_snapshot(self) -> CatalogSnapshot | None:
+        """The snapshot if it is young enough to serve without any await (the hot paths' shortcut)."""
         snap = self._snapshot
         if snap is not None and time.monotonic() - snap.taken_at < self.catalog_cache_seconds:
             return snap
-        async with self._refresh_lock:
-            snap = self._snapshot
-            if snap is not None and time.monotonic() - snap.taken_at < self.catalog_cache_seconds:
+        return None
+
+    async def snapshot(self) -> CatalogSnapshot:
+        """The catalog as of at most `catalog_cache_seconds` ago.
+
+        Past that age, and within `catalog_stale_seconds` more, the old snapshot is served while one
+        background task re-reads it (stale-while-revalidate): a spike never queues behind a refresh.
+        Older than that, or at start, the caller waits for the read; one read at a time either way.
+        """
+        snap = self._snapshot
+        if snap is not None:
+            age = time.monotonic() - snap.taken_at
+            if age < self.catalog_cache_seconds:
                 return snap
+            if age < self.catalog_cache_seconds + self.catalog_stale_seconds:
+                if self._background_refresh is None or self._background_refresh.done():
+                    self._background_refresh = asyncio.create_task(self._refresh(snap))
+                return snap
+        return await self._refresh(snap)
+
+    async def _refresh(self, seen: CatalogSnapshot | None) -> CatalogSnapshot:
+        async with self._refresh_lock:
+            if self._snapshot is not seen and self._snapshot is not None:
+                return self._snapshot  # another caller refreshed it while this one waited
             async with self.db.read() as conn:
                 product_rows = (
                     await conn.execute(select(schema.products).order_by(schema.products.c.sku))
@@ -295,30 +330,35 @@ class Shop:
             if cart is None:
                 raise NotFound(f"unknown cart {cart_id!r}")
             lines = await self._cart_lines(conn, cart_id)
-        subtotal = sum(qty * price for _sku, qty, price, _cur in lines)
-        currencies = {cur for *_, cur in lines}
+        subtotal = sum(line.quantity * line.price_cents for line in lines)
+        currencies = {line.currency for line in lines}
         return {
             "cart_id": cart_id,
             "checked_out": bool(cart.checked_out),
             "influencer": cart.influencer_slug,
             "items": [
-                {"sku": sku, "quantity": qty, "unit_price": format_money(price), "currency": cur}
-                for sku, qty, price, cur in lines
+                {
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price": format_money(line.price_cents),
+                    "currency": line.currency,
+                }
+                for line in lines
             ],
             "subtotal": format_money(subtotal),
             "currency": currencies.pop() if len(currencies) == 1 else None,
         }
 
     @staticmethod
-    async def _cart_lines(conn: Any, cart_id: str) -> list[tuple[str, int, int, str]]:
+    async def _cart_lines(conn: Any, cart_id: str) -> list[CartLine]:
         items, products = schema.cart_items.c, schema.products.c
         rows = await conn.execute(
-            select(items.sku, items.quantity, products.price_cents, products.currency)
+            select(items.sku, items.quantity, products.price_cents, products.currency, products.synthetic)
             .join(schema.products, products.sku == items.sku)
             .where(items.cart_id == cart_id)
             .order_by(items.sku)
         )
-        return [(r.sku, r.quantity, r.price_cents, r.currency) for r in rows]
+        return [CartLine(r.sku, r.quantity, r.price_cents, r.currency, bool(r.synthetic)) for r in rows]
 
     # ---- checkout ------------------------------------------------------------------------------
 
@@ -343,22 +383,6 @@ class Shop:
     ) -> CheckoutResult:
         promo_code = promo_code.strip().upper() if promo_code else None
         request_hash = checkout_request_hash(cart_id, email, promo_code)
-        replay = await self._replay(idempotency_key, request_hash)
-        if replay is not None:
-            return replay
-        try:
-            return await self._place_order(cart_id, email, promo_code, idempotency_key, request_hash)
-        except CartClosed:
-            # A concurrent retry with the same key may have closed the cart first: then this is a
-            # replay of its order, not a conflict.
-            replay = await self._replay(idempotency_key, request_hash)
-            if replay is not None:
-                return replay
-            raise
-
-    async def _place_order(
-        self, cart_id: str, email: str, promo_code: str | None, idempotency_key: str, request_hash: str
-    ) -> CheckoutResult:
         influencer = None
         if promo_code:
             influencer = (await self.snapshot()).by_promo.get(promo_code)
@@ -366,22 +390,29 @@ class Shop:
                 raise InvalidPromo(f"unknown promo code {promo_code!r}")
 
         async with self.db.read() as conn:
+            replay = await self._replay(conn, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
             cart = (await conn.execute(select(schema.carts).where(schema.carts.c.id == cart_id))).first()
             if cart is None:
                 raise NotFound(f"unknown cart {cart_id!r}")
             if cart.checked_out:
+                # A retry with the same key may have closed it a moment ago: that is a replay.
+                replay = await self._replay(conn, idempotency_key, request_hash)
+                if replay is not None:
+                    return replay
                 raise CartClosed("cart already checked out")
             lines = await self._cart_lines(conn, cart_id)
-            synthetic = await self._any_synthetic(conn, [sku for sku, *_ in lines])
         if not lines:
             raise InvalidCart("cart is empty")
-        currencies = {cur for *_, cur in lines}
+        currencies = {line.currency for line in lines}
         if len(currencies) != 1:
             raise InvalidCart("cart mixes currencies: " + ", ".join(sorted(currencies)))
         currency = currencies.pop()
-        subtotal = sum(qty * price for _sku, qty, price, _cur in lines)
+        subtotal = sum(line.quantity * line.price_cents for line in lines)
         total = discounted(subtotal, influencer.discount_percent) if influencer else subtotal
 
+        # Authorise before the transaction: no row lock is ever held across a call to the provider.
         try:
             auth = await self.payments.authorize(total, currency, email, idempotency_key)
         except PaymentDeclined as exc:
@@ -389,51 +420,25 @@ class Shop:
         except PaymentUnavailable as exc:
             raise PaymentDown(str(exc), retry_after=exc.retry_after) from None
 
-        order_id = str(uuid.uuid4())
+        order = Order(
+            id=str(uuid.uuid4()),
+            total_cents=total,
+            currency=currency,
+            email=email,
+            promo_code=promo_code,
+            influencer_slug=influencer.slug if influencer else cart.influencer_slug,
+            items=tuple((line.sku, line.quantity, line.price_cents) for line in lines),
+            created_at=datetime.now(UTC).isoformat(),
+        )
+        synthetic = any(line.synthetic for line in lines)
         try:
-            async with self.db.write() as conn:
-                # Sorted by SKU so two multi-item checkouts lock rows in one order and cannot deadlock.
-                for sku, qty, _price, _cur in lines:
-                    taken = await conn.execute(
-                        update(schema.products)
-                        .where(schema.products.c.sku == sku, schema.products.c.stock >= qty)
-                        .values(stock=schema.products.c.stock - qty)
-                    )
-                    if taken.rowcount != 1:
-                        self.metrics.stockouts.labels(sku).inc()
-                        raise OutOfStock(f"not enough stock for {sku}", sku=sku)
-                closed = await conn.execute(
-                    update(schema.carts)
-                    .where(schema.carts.c.id == cart_id, schema.carts.c.checked_out.is_(False))
-                    .values(checked_out=True)
-                )
-                if closed.rowcount != 1:
-                    raise CartClosed("cart already checked out")
-                await conn.execute(
-                    insert(schema.orders).values(
-                        id=order_id,
-                        idempotency_key=idempotency_key,
-                        request_hash=request_hash,
-                        cart_id=cart_id,
-                        email=email,
-                        total_cents=total,
-                        currency=currency,
-                        promo_code=promo_code,
-                        influencer_slug=influencer.slug if influencer else cart.influencer_slug,
-                        payment_id=auth.payment_id,
-                        synthetic=synthetic,
-                    )
-                )
-                await conn.execute(
-                    insert(schema.order_items),
-                    [
-                        {"order_id": order_id, "sku": sku, "quantity": qty, "unit_price_cents": price}
-                        for sku, qty, price, _cur in lines
-                    ],
-                )
+            await self._commit_order(
+                order, cart_id, idempotency_key, request_hash, auth.payment_id, synthetic
+            )
         except (Conflict, IntegrityError) as exc:
-            # A concurrent retry with the same key may have won the race: then this is a replay.
-            replay = await self._replay(idempotency_key, request_hash)
+            # A concurrent retry with the same key may have won the race: then this is its replay.
+            async with self.db.read() as conn:
+                replay = await self._replay(conn, idempotency_key, request_hash)
             if replay is not None:
                 return replay
             await self.payments.void(auth.payment_id)
@@ -446,43 +451,94 @@ class Shop:
             self.metrics.order_revenue.labels(currency).inc(total / 100)
             if influencer is not None:
                 self.metrics.promo_redemptions.labels(influencer.slug).inc()
-        order = await self.order(order_id)
         return CheckoutResult(order, replayed=False)
 
-    @staticmethod
-    async def _any_synthetic(conn: Any, skus: Sequence[str]) -> bool:
-        if not skus:
-            return False
-        rows = await conn.execute(select(schema.products.c.synthetic).where(schema.products.c.sku.in_(skus)))
-        return any(r.synthetic for r in rows)
+    async def _commit_order(
+        self,
+        order: Order,
+        cart_id: str,
+        idempotency_key: str,
+        request_hash: str,
+        payment_id: str,
+        synthetic: bool,
+    ) -> None:
+        """One transaction: close the cart, insert the order, then take the stock.
 
-    async def _replay(self, idempotency_key: str, request_hash: str) -> CheckoutResult | None:
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(schema.orders.c.id, schema.orders.c.request_hash).where(
-                        schema.orders.c.idempotency_key == idempotency_key
-                    )
+        The stock rows come last on purpose: in a drop every checkout wants the same row, and its lock
+        is held from the UPDATE to the COMMIT, so taking it last keeps that window (and the queue behind
+        it) as short as possible. Rows are taken in SKU order so two carts can never deadlock.
+        """
+        async with self.db.write() as conn:
+            closed = await conn.execute(
+                update(schema.carts)
+                .where(schema.carts.c.id == cart_id, schema.carts.c.checked_out.is_(False))
+                .values(checked_out=True)
+            )
+            if closed.rowcount != 1:
+                raise CartClosed("cart already checked out")
+            await conn.execute(
+                insert(schema.orders).values(
+                    id=order.id,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    cart_id=cart_id,
+                    email=order.email,
+                    total_cents=order.total_cents,
+                    currency=order.currency,
+                    promo_code=order.promo_code,
+                    influencer_slug=order.influencer_slug,
+                    payment_id=payment_id,
+                    synthetic=synthetic,
+                    created_at=datetime.fromisoformat(order.created_at),
                 )
-            ).first()
+            )
+            await conn.execute(
+                insert(schema.order_items),
+                [
+                    {"order_id": order.id, "sku": sku, "quantity": qty, "unit_price_cents": price}
+                    for sku, qty, price in order.items
+                ],
+            )
+            for sku, qty, _price in order.items:  # already in SKU order
+                taken = await conn.execute(
+                    update(schema.products)
+                    .where(schema.products.c.sku == sku, schema.products.c.stock >= qty)
+                    .values(stock=schema.products.c.stock - qty)
+                )
+                if taken.rowcount != 1:
+                    self.metrics.stockouts.labels(sku).inc()
+                    raise OutOfStock(f"not enough stock for {sku}", sku=sku)
+
+    async def _replay(self, conn: Any, idempotency_key: str, request_hash: str) -> CheckoutResult | None:
+        row = (
+            await conn.execute(
+                select(schema.orders.c.id, schema.orders.c.request_hash).where(
+                    schema.orders.c.idempotency_key == idempotency_key
+                )
+            )
+        ).first()
         if row is None:
             return None
         if row.request_hash != request_hash:
             raise IdempotencyMismatch("Idempotency-Key was already used for a different checkout")
-        return CheckoutResult(await self.order(row.id), replayed=True)
+        return CheckoutResult(await self._order(conn, row.id), replayed=True)
 
     async def order(self, order_id: str) -> Order:
         async with self.db.read() as conn:
-            row = (await conn.execute(select(schema.orders).where(schema.orders.c.id == order_id))).first()
-            if row is None:
-                raise NotFound(f"unknown order {order_id!r}")
-            items = (
-                await conn.execute(
-                    select(schema.order_items)
-                    .where(schema.order_items.c.order_id == order_id)
-                    .order_by(schema.order_items.c.sku)
-                )
-            ).all()
+            return await self._order(conn, order_id)
+
+    @staticmethod
+    async def _order(conn: Any, order_id: str) -> Order:
+        row = (await conn.execute(select(schema.orders).where(schema.orders.c.id == order_id))).first()
+        if row is None:
+            raise NotFound(f"unknown order {order_id!r}")
+        items = (
+            await conn.execute(
+                select(schema.order_items)
+                .where(schema.order_items.c.order_id == order_id)
+                .order_by(schema.order_items.c.sku)
+            )
+        ).all()
         return Order(
             id=row.id,
             total_cents=row.total_cents,
@@ -491,7 +547,7 @@ class Shop:
             promo_code=row.promo_code,
             influencer_slug=row.influencer_slug,
             items=tuple((i.sku, i.quantity, i.unit_price_cents) for i in items),
-            created_at=row.created_at.isoformat() if row.created_at else "",
+            created_at=_aware(row.created_at).isoformat(),
         )
 
     # ---- attribution ---------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def app_env(database_url: str, data_dir: Path, **overrides: str) -> dict[str, st
         "PEAKOPS_WEBHOOK_SECRETS": json.dumps(WEBHOOK_SECRETS),
         # Tests read stock right after checkouts; production serves the list from a 1 s snapshot.
         "PEAKOPS_CATALOG_CACHE_SECONDS": "0",
+        "PEAKOPS_CATALOG_STALE_SECONDS": "0",
     }
     env.update(overrides)
     return env
