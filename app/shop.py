@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import db as schema
+from app import queries
 from app.catalog import CatalogSeed
 from app.db import Database
 from app.metrics import AppMetrics, CheckoutOutcome
@@ -351,13 +352,7 @@ class Shop:
 
     @staticmethod
     async def _cart_lines(conn: Any, cart_id: str) -> list[CartLine]:
-        items, products = schema.cart_items.c, schema.products.c
-        rows = await conn.execute(
-            select(items.sku, items.quantity, products.price_cents, products.currency, products.synthetic)
-            .join(schema.products, products.sku == items.sku)
-            .where(items.cart_id == cart_id)
-            .order_by(items.sku)
-        )
+        rows = await conn.execute(queries.cart_lines, {"cart_id": cart_id})
         return [CartLine(r.sku, r.quantity, r.price_cents, r.currency, bool(r.synthetic)) for r in rows]
 
     # ---- checkout ------------------------------------------------------------------------------
@@ -393,7 +388,7 @@ class Shop:
             replay = await self._replay(conn, idempotency_key, request_hash)
             if replay is not None:
                 return replay
-            cart = (await conn.execute(select(schema.carts).where(schema.carts.c.id == cart_id))).first()
+            cart = (await conn.execute(queries.cart_by_id, {"cart_id": cart_id})).first()
             if cart is None:
                 raise NotFound(f"unknown cart {cart_id!r}")
             if cart.checked_out:
@@ -469,54 +464,41 @@ class Shop:
         it) as short as possible. Rows are taken in SKU order so two carts can never deadlock.
         """
         async with self.db.write() as conn:
-            closed = await conn.execute(
-                update(schema.carts)
-                .where(schema.carts.c.id == cart_id, schema.carts.c.checked_out.is_(False))
-                .values(checked_out=True)
-            )
+            closed = await conn.execute(queries.close_cart, {"b_cart_id": cart_id})
             if closed.rowcount != 1:
                 raise CartClosed("cart already checked out")
             await conn.execute(
-                insert(schema.orders).values(
-                    id=order.id,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    cart_id=cart_id,
-                    email=order.email,
-                    total_cents=order.total_cents,
-                    currency=order.currency,
-                    promo_code=order.promo_code,
-                    influencer_slug=order.influencer_slug,
-                    payment_id=payment_id,
-                    synthetic=synthetic,
-                    created_at=datetime.fromisoformat(order.created_at),
-                )
+                queries.insert_order,
+                {
+                    "id": order.id,
+                    "idempotency_key": idempotency_key,
+                    "request_hash": request_hash,
+                    "cart_id": cart_id,
+                    "email": order.email,
+                    "total_cents": order.total_cents,
+                    "currency": order.currency,
+                    "promo_code": order.promo_code,
+                    "influencer_slug": order.influencer_slug,
+                    "payment_id": payment_id,
+                    "synthetic": synthetic,
+                    "created_at": datetime.fromisoformat(order.created_at),
+                },
             )
             await conn.execute(
-                insert(schema.order_items),
+                queries.insert_order_items,
                 [
                     {"order_id": order.id, "sku": sku, "quantity": qty, "unit_price_cents": price}
                     for sku, qty, price in order.items
                 ],
             )
             for sku, qty, _price in order.items:  # already in SKU order
-                taken = await conn.execute(
-                    update(schema.products)
-                    .where(schema.products.c.sku == sku, schema.products.c.stock >= qty)
-                    .values(stock=schema.products.c.stock - qty)
-                )
+                taken = await conn.execute(queries.take_stock, {"b_sku": sku, "b_quantity": qty})
                 if taken.rowcount != 1:
                     self.metrics.stockouts.labels(sku).inc()
                     raise OutOfStock(f"not enough stock for {sku}", sku=sku)
 
     async def _replay(self, conn: Any, idempotency_key: str, request_hash: str) -> CheckoutResult | None:
-        row = (
-            await conn.execute(
-                select(schema.orders.c.id, schema.orders.c.request_hash).where(
-                    schema.orders.c.idempotency_key == idempotency_key
-                )
-            )
-        ).first()
+        row = (await conn.execute(queries.order_by_key, {"key": idempotency_key})).first()
         if row is None:
             return None
         if row.request_hash != request_hash:
@@ -529,16 +511,10 @@ class Shop:
 
     @staticmethod
     async def _order(conn: Any, order_id: str) -> Order:
-        row = (await conn.execute(select(schema.orders).where(schema.orders.c.id == order_id))).first()
+        row = (await conn.execute(queries.order_by_id, {"order_id": order_id})).first()
         if row is None:
             raise NotFound(f"unknown order {order_id!r}")
-        items = (
-            await conn.execute(
-                select(schema.order_items)
-                .where(schema.order_items.c.order_id == order_id)
-                .order_by(schema.order_items.c.sku)
-            )
-        ).all()
+        items = (await conn.execute(queries.order_items_by_order, {"order_id": order_id})).all()
         return Order(
             id=row.id,
             total_cents=row.total_cents,
