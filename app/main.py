@@ -12,12 +12,13 @@ import contextlib
 import hmac
 import logging
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Cookie, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,6 +89,17 @@ class WebhookEvent(BaseModel):
     id: str = Field(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
     type: str = Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+def attribution_from_cookie(value: str | None) -> CartCreate | None:
+    """The `peakops_attr` cookie the landing page's script sets; a malformed one is ignored, never an
+    error: attribution is worth less than the purchase."""
+    if not value:
+        return None
+    try:
+        return CartCreate.model_validate_json(urllib.parse.unquote(value))
+    except ValueError:
+        return None
 
 
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -300,8 +312,12 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
         return JSONResponse({"status": "recorded"}, status_code=202)
 
     @router.post("/carts", status_code=201)
-    async def create_cart(body: Annotated[CartCreate | None, Body()] = None) -> Response:
-        body = body or CartCreate()
+    async def create_cart(
+        body: Annotated[CartCreate | None, Body()] = None,
+        peakops_attr: Annotated[str | None, Cookie(max_length=2000)] = None,
+    ) -> Response:
+        """A new cart, attributed from the body or else from the landing page's first-party cookie."""
+        body = body or attribution_from_cookie(peakops_attr) or CartCreate()
         utm = body.utm.model_dump(exclude_none=True) if body.utm else None
         cart_id = await shop.create_cart(body.influencer, utm)
         return JSONResponse({"cart_id": cart_id}, status_code=201)

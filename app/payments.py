@@ -12,11 +12,14 @@ import asyncio
 import random
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from app.metrics import AppMetrics, PaymentError
+
+SANDBOX_REMEMBERED_KEYS = 100_000
 
 
 class PaymentDeclined(Exception):
@@ -60,7 +63,8 @@ class SandboxProvider:
     def __init__(self, latency_s: float = 0.0, should_fail: Callable[[], bool] = lambda: False) -> None:
         self.latency_s = latency_s
         self.should_fail = should_fail
-        self._by_key: dict[str, Authorization] = {}
+        # Bounded: a long soak must not grow the sandbox's memory without limit.
+        self._by_key: OrderedDict[str, Authorization] = OrderedDict()
 
     async def authorize(
         self, amount_cents: int, currency: str, email: str, idempotency_key: str
@@ -77,6 +81,8 @@ class SandboxProvider:
             return known
         auth = Authorization(f"pay_{uuid.uuid4().hex[:20]}", amount_cents, currency)
         self._by_key[idempotency_key] = auth
+        if len(self._by_key) > SANDBOX_REMEMBERED_KEYS:
+            self._by_key.popitem(last=False)
         return auth
 
     async def void(self, payment_id: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 
@@ -52,6 +53,17 @@ def test_cart_lifecycle(client: httpx.Client) -> None:
     assert client.post(f"/api/carts/{cart_id}/items", json={"sku": "TEE", "quantity": 0}).status_code == 422
     assert client.get(f"/api/carts/{uuid.uuid4()}").status_code == 404
     assert client.get("/api/carts/not-a-uuid").status_code == 422
+
+
+def test_cart_attribution_falls_back_to_the_landing_cookie(client: httpx.Client) -> None:
+    cookie = '{"influencer": "marco-fit", "utm": {"source": "tiktok", "campaign": "c-1"}}'
+    client.cookies.set("peakops_attr", urllib.parse.quote(cookie))
+    cart_id = client.post("/api/carts").json()["cart_id"]
+    assert client.get(f"/api/carts/{cart_id}").json()["influencer"] == "marco-fit"
+    client.cookies.set("peakops_attr", "%7Bnot json")
+    broken = client.post("/api/carts")
+    assert broken.status_code == 201  # a malformed cookie never blocks a purchase
+    assert client.get(f"/api/carts/{broken.json()['cart_id']}").json()["influencer"] is None
 
 
 def test_checkout_creates_order_with_promo_discount(client: httpx.Client) -> None:
