@@ -1,0 +1,227 @@
+"""Influencer traffic from a campaign plan, for Locust.
+
+    locust -f loadtests/locustfile.py --headless --host http://127.0.0.1:8000 \\
+        --plan campaigns/demo.yaml --test-seconds 60 --time-scale 60 --peak-arrivals 40 \\
+        --report-dir reports/run1
+
+Runs headless locally (`--processes N` for more cores) or distributed (`--master` / `--worker`). The
+shape follows the plan's arrival timeline (see loadtests.model, loadtests.arrivals); at the end the
+verdict (loadtests.verdict) sets the exit code: 0 pass, 1 fail, 2 invalid, and the report directory
+gets summary.json, seconds.csv and report.html.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import gevent
+import psutil
+from locust import LoadTestShape, events
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+from loadtests import journeys, report
+from loadtests.arrivals import Arrivals
+from loadtests.collector import Collector
+from loadtests.journeys import RunContext, Visitor
+from loadtests.model import SHAPES, Timeline, from_plan
+from loadtests.verdict import evaluate
+from peakops.plan import CampaignPlan, PlanError, load_plan
+
+__all__ = ["CampaignShape", "Visitor"]
+
+DEFAULT_PLAN = Path(__file__).resolve().parent.parent / "campaigns" / "demo.yaml"
+DRAIN_S = 5  # after the last planned arrival, let journeys in flight finish
+SLOT_HEADROOM = 1.5
+SHARE_MESSAGE = "peakops_share"
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    group = parser.add_argument_group("peakops", "Influencer traffic from a campaign plan")
+    group.add_argument("--plan", default=str(DEFAULT_PLAN), help="Campaign plan YAML (campaigns/*.yaml)")
+    group.add_argument(
+        "--shape",
+        default="",
+        choices=["", *SHAPES],
+        help="A canned shape instead of the plan's timeline (the plan still gives catalog and funnel)",
+    )
+    group.add_argument("--test-seconds", type=int, default=60, help="Length of the arrival timeline")
+    group.add_argument("--time-scale", type=float, default=60.0, help="Plan seconds per test second")
+    group.add_argument(
+        "--traffic-scale", type=float, default=None, help="Share of the plan's visitors to send"
+    )
+    group.add_argument(
+        "--peak-arrivals",
+        type=float,
+        default=None,
+        help="Scale traffic so the busiest second has this many arrivals (overrides --traffic-scale)",
+    )
+    group.add_argument(
+        "--baseline-arrivals", type=float, default=2.0, help="Baseline arrivals/s of a canned shape"
+    )
+    group.add_argument(
+        "--plan-start", default="", help="Plan time of test second 0 (default: before the first post)"
+    )
+    group.add_argument("--think-scale", type=float, default=1.0, help="Multiply the plan's think times")
+    group.add_argument("--max-slots", type=int, default=5000, help="Upper bound on concurrent visitor slots")
+    group.add_argument("--report-dir", default="", help="Write summary.json, seconds.csv, report.html here")
+
+
+def build_timeline(plan: CampaignPlan, options: Any) -> Timeline:
+    if options.shape:
+        return SHAPES[options.shape](options.test_seconds, options.baseline_arrivals)
+    if options.plan_start:
+        start = datetime.fromisoformat(options.plan_start)
+    else:
+        first_post = min(i.post_time for i in plan.influencers)
+        start = first_post - timedelta(seconds=options.test_seconds * options.time_scale * 0.1)
+    return from_plan(
+        plan,
+        start=start,
+        duration_s=options.test_seconds,
+        time_scale=options.time_scale,
+        traffic_scale=options.traffic_scale,
+        peak_arrivals=options.peak_arrivals,
+    )
+
+
+def journey_seconds(plan: CampaignPlan, think_scale: float) -> float:
+    """A visitor's expected time in the shop: Little's law turns it into the slots needed."""
+    think = (plan.think_time.min_seconds + plan.think_time.max_seconds) / 2 * think_scale
+    rtt = plan.mix.slow_mobile_share * plan.mix.slow_mobile_rtt_ms / 1000 * 8
+    return 3 * think + rtt + 0.5
+
+
+class CampaignShape(LoadTestShape):
+    """Visitor slots for the planned arrival rate (never fewer than before: idle slots cost nothing,
+    and stopping a slot would cut a visitor's journey short)."""
+
+    slots = 0
+
+    def tick(self) -> tuple[int, float] | None:
+        run = journeys.context()
+        elapsed = self.get_run_time()
+        if elapsed > run.timeline.seconds + DRAIN_S:
+            return None
+        now = min(int(elapsed), run.timeline.seconds - 1)
+        upcoming = max(run.timeline.totals[now : now + 5] or [0.0])
+        needed = math.ceil(upcoming * journey_seconds(run.plan, run.think_scale) * SLOT_HEADROOM) + 10
+        self.slots = max(self.slots, min(needed, int(run_options().max_slots)))
+        return self.slots, float(max(100, self.slots))
+
+
+_OPTIONS: Any = None
+
+
+def run_options() -> Any:
+    return _OPTIONS
+
+
+@events.init.add_listener
+def _setup(environment: Environment, **_kwargs: Any) -> None:
+    global _OPTIONS
+    options = environment.parsed_options
+    if options is None:  # imported by a tool, not run by Locust
+        return
+    _OPTIONS = options
+    try:
+        plan = load_plan(Path(options.plan))
+    except PlanError as exc:
+        print(f"error: invalid campaign plan\n{exc}", file=sys.stderr)
+        sys.exit(2)
+    timeline = build_timeline(plan, options)
+    collector = Collector()
+    arrivals = Arrivals(timeline, collector)
+    journeys.CONTEXT = RunContext(plan, timeline, arrivals, collector, think_scale=options.think_scale)
+    runner = environment.runner
+
+    if isinstance(runner, WorkerRunner):
+
+        def _share(message: Any, **_kw: Any) -> None:
+            arrivals.share = 1.0 / max(1, int(message.data["workers"]))
+
+        runner.register_message(SHARE_MESSAGE, _share)
+        events.report_to_master.add_listener(lambda client_id, data: data.update(peakops=collector.drain()))
+    if isinstance(runner, MasterRunner):
+        events.worker_report.add_listener(
+            lambda client_id, data: collector.merge(data.get("peakops") or _empty())
+        )
+    if isinstance(runner, MasterRunner | LocalRunner) and options.report_dir:
+        gevent.spawn(_write_progress, Path(options.report_dir), journeys.context())
+
+
+def _empty() -> dict[str, Any]:
+    return Collector().drain()
+
+
+@events.test_start.add_listener
+def _start(environment: Environment, **_kwargs: Any) -> None:
+    run = journeys.CONTEXT
+    if run is None:
+        return
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.send_message(SHARE_MESSAGE, {"workers": runner.worker_count})
+        run.arrivals.started_mono, run.arrivals.started_wall = time.monotonic(), time.time()
+        return
+    run.arrivals.start()
+    gevent.spawn(_sample_cpu, run)
+
+
+def _sample_cpu(run: RunContext) -> None:
+    process = psutil.Process()
+    process.cpu_percent(None)
+    while not run.arrivals.finished:
+        gevent.sleep(1.0)
+        run.collector.cpu[run.arrivals.second_of(time.time())] = process.cpu_percent(None)
+
+
+def _write_progress(directory: Path, run: RunContext) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    while True:
+        gevent.sleep(1.0)
+        elapsed = run.arrivals.elapsed()
+        second = min(int(elapsed), run.timeline.seconds)
+        progress = {
+            "elapsed": round(elapsed, 1),
+            "seconds": run.timeline.seconds,
+            "planned": round(sum(run.timeline.totals[:second]), 1),
+            "started": sum(run.collector.started.values()),
+            "requests": sum(b["requests"] for b in run.collector.journeys.values()),
+            "failures": sum(b["failures"] for b in run.collector.journeys.values()),
+            "orders": run.collector.checkout.get("order", 0),
+        }
+        tmp = directory / "progress.json.tmp"
+        tmp.write_text(json.dumps(progress))
+        tmp.replace(directory / "progress.json")
+
+
+@events.quitting.add_listener
+def _verdict(environment: Environment, **_kwargs: Any) -> None:
+    run = journeys.CONTEXT
+    if run is None or isinstance(environment.runner, WorkerRunner):
+        return
+    elapsed = min(run.arrivals.elapsed(), float(run.timeline.seconds))
+    verdict = evaluate(run.timeline, run.collector, run.plan.thresholds, elapsed)
+    rows = report.per_second(run.timeline, run.collector, run.timeline.seconds)
+    options = environment.parsed_options
+    data = report.summary(
+        run.timeline,
+        run.collector,
+        verdict,
+        elapsed,
+        rows,
+        {"host": environment.host, "plan": str(options.plan) if options else ""},
+    )
+    if options is not None and options.report_dir:
+        report.write_all(Path(options.report_dir), data)
+    for reason in verdict.reasons:
+        print(f"peakops verdict: {reason}", file=sys.stderr)
+    environment.process_exit_code = int(verdict.outcome)

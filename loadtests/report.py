@@ -1,0 +1,190 @@
+"""The run's outputs: a JSON summary, a per-second CSV, and an HTML report with plots (matplotlib)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template
+
+from loadtests.collector import Collector, percentile
+from loadtests.model import Timeline
+from loadtests.verdict import Verdict
+
+
+def per_second(timeline: Timeline, collector: Collector, seconds: int) -> list[dict[str, Any]]:
+    rows = []
+    for second in range(seconds):
+        requests = failures = 0
+        rt: dict[int, int] = defaultdict(int)
+        for (_journey, s), bucket in collector.journeys.items():
+            if s == second:
+                requests += bucket["requests"]
+                failures += bucket["failures"]
+                for ms, n in bucket["rt"].items():
+                    rt[ms] += n
+        cache = collector.cache.get(second, {})
+        hits = cache.get("HIT", 0) + cache.get("STALE", 0) + cache.get("UPDATING", 0)
+        cached_total = sum(cache.values())
+        rows.append(
+            {
+                "second": second,
+                "planned_arrivals": round(timeline.totals[second], 3) if second < timeline.seconds else 0.0,
+                "scheduled_arrivals": collector.scheduled.get(second, 0),
+                "started_arrivals": collector.started.get(second, 0),
+                "requests": requests,
+                "failures": failures,
+                "p50_ms": percentile(rt, 0.5),
+                "p95_ms": percentile(rt, 0.95),
+                "p99_ms": percentile(rt, 0.99),
+                "orders": collector.orders_by_second.get(second, 0),
+                "cache_hit_ratio": round(hits / cached_total, 4) if cached_total else None,
+                "generator_cpu_percent": collector.cpu.get(second),
+            }
+        )
+    return rows
+
+
+def summary(
+    timeline: Timeline,
+    collector: Collector,
+    verdict: Verdict,
+    elapsed_s: float,
+    rows: list[dict[str, Any]],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    landings = collector.funnel.get("landing", 0)
+    browse = collector.funnel.get("browse", 0)
+    cart = collector.funnel.get("cart", 0)
+    checkout = collector.funnel.get("checkout", 0)
+    cache_total = sum(sum(c.values()) for c in collector.cache.values())
+    cache_hits = sum(
+        c.get("HIT", 0) + c.get("STALE", 0) + c.get("UPDATING", 0) for c in collector.cache.values()
+    )
+    return {
+        "verdict": verdict.to_dict(),
+        "source": timeline.source,
+        "elapsed_seconds": round(elapsed_s, 1),
+        "time_scale": timeline.time_scale,
+        "traffic_scale": timeline.traffic_scale,
+        "arrivals": {
+            "planned": round(timeline.total_arrivals, 1),
+            "scheduled": sum(collector.scheduled.values()),
+            "started": sum(collector.started.values()),
+            "dropped": collector.dropped,
+        },
+        "funnel": {
+            "landing": landings,
+            "browse": browse,
+            "cart": cart,
+            "checkout": checkout,
+            "browse_ratio": browse / landings if landings else None,
+            "cart_ratio": cart / browse if browse else None,
+            "checkout_ratio": checkout / cart if cart else None,
+        },
+        "checkout": dict(collector.checkout),
+        "cache_hit_ratio": cache_hits / cache_total if cache_total else None,
+        "seconds": rows,
+        **extra,
+    }
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["second"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _svg(draw: Any) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 2.8))
+    draw(axes)
+    axes.grid(alpha=0.3)
+    axes.set_xlabel("test second")
+    axes.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+REPORT = Template("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>peakops load test: {{ s.verdict.outcome }}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:1000px}
+.pass{color:#067d17}.fail{color:#b00020}.invalid{color:#b06000}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
+th:first-child,td:first-child{text-align:left}</style></head><body>
+<h1>Verdict: <span class="{{ s.verdict.outcome }}">{{ s.verdict.outcome | upper }}</span></h1>
+<ul>{% for r in s.verdict.reasons %}<li>{{ r }}</li>{% endfor %}</ul>
+<p>{{ s.source }}, {{ s.elapsed_seconds }} s; time scale {{ s.time_scale }}, traffic scale
+{{ '%.4g' % s.traffic_scale }}; peak window: seconds
+{{ s.verdict.peak_window[0] }}-{{ s.verdict.peak_window[1] }}.
+Arrivals planned {{ s.arrivals.planned }}, started {{ s.arrivals.started }},
+dropped {{ s.arrivals.dropped }}.</p>
+<h2>Journeys over the peak window</h2>
+<table><tr><th>journey</th><th>requests</th><th>errors</th>
+<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>
+{% for name, j in s.verdict.journeys.items() %}<tr><td>{{ name }}</td><td>{{ j.requests }}</td>
+<td>{{ '%.2f%%' % (100 * j.error_ratio) }}</td><td>{{ j.p50_ms }}</td>
+<td>{{ j.p95_ms }}</td><td>{{ j.p99_ms }}</td></tr>
+{% endfor %}</table>
+<h2>Funnel</h2><p>landing {{ s.funnel.landing }} &rarr; browse {{ s.funnel.browse }}
+&rarr; cart {{ s.funnel.cart }}
+&rarr; checkout {{ s.funnel.checkout }}; checkout outcomes: {{ s.checkout }}</p>
+{% for title, svg in plots %}<h2>{{ title }}</h2>{{ svg | safe }}{% endfor %}
+</body></html>""")
+
+
+def write_html(path: Path, data: dict[str, Any]) -> None:
+    rows = data["seconds"]
+    x = [r["second"] for r in rows]
+
+    def arrivals(ax: Any) -> None:
+        ax.plot(x, [r["planned_arrivals"] for r in rows], label="planned")
+        ax.plot(x, [r["started_arrivals"] for r in rows], label="achieved (journeys started)")
+        ax.set_ylabel("arrivals / s")
+
+    def throughput(ax: Any) -> None:
+        ax.plot(x, [r["requests"] for r in rows], label="requests / s")
+        ax.plot(x, [r["orders"] for r in rows], label="orders / s")
+
+    def latency(ax: Any) -> None:
+        for key in ("p50_ms", "p95_ms", "p99_ms"):
+            ax.plot(x, [r[key] for r in rows], label=key.replace("_ms", ""))
+        ax.set_ylabel("ms")
+
+    def errors(ax: Any) -> None:
+        ax.plot(x, [r["failures"] for r in rows], label="failed requests / s", color="#b00020")
+
+    def cache(ax: Any) -> None:
+        values = [r["cache_hit_ratio"] for r in rows]
+        ax.plot(x, [v if v is not None else float("nan") for v in values], label="X-Cache hit ratio")
+        ax.set_ylim(0, 1.05)
+
+    plots = [
+        ("Planned vs achieved arrivals", _svg(arrivals)),
+        ("Requests and orders per second", _svg(throughput)),
+        ("Latency percentiles", _svg(latency)),
+        ("Errors", _svg(errors)),
+        ("Edge cache hit ratio (X-Cache; empty without an edge)", _svg(cache)),
+    ]
+    path.write_text(REPORT.render(s=data, plots=plots))
+
+
+def write_all(directory: Path, data: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "summary.json").write_text(json.dumps(data, indent=2, default=str))
+    write_csv(directory / "seconds.csv", data["seconds"])
+    write_html(directory / "report.html", data)

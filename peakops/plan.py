@@ -1,0 +1,261 @@
+"""The campaign plan: the one source of truth for who posts when, to how many followers, what is sold,
+and what the funnel looks like. Load tests read it today; pre-scaling, cache warm-up and campaign-window
+alert routing read it as they land.
+
+    campaigns/<name>.yaml -> load_plan(path) -> CampaignPlan
+
+A malformed plan raises PlanError naming the file and the field, e.g.
+``campaigns/x.yaml: influencers[1] (slug 'marco-fit'): click_through: Input should be less than or
+equal to 1``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SLUG = r"^[a-z0-9][a-z0-9-]{0,63}$"
+SKU = r"^[A-Z0-9][A-Z0-9_-]{0,63}$"
+
+
+class PlanError(ValueError):
+    """The plan is unreadable or invalid; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Strict):
+    """When the campaign is live. Times without an offset are read in `timezone`."""
+
+    timezone: str
+    start: datetime
+    end: datetime
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _localise_and_order(self) -> Window:
+        zone = ZoneInfo(self.timezone)
+        for name in ("start", "end"):
+            moment: datetime = getattr(self, name)
+            if moment.tzinfo is None:
+                object.__setattr__(self, name, moment.replace(tzinfo=zone))
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def localise(self, moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(self.timezone))
+
+
+class Decay(_Strict):
+    """How the clicks fade after the peak: exponential with a half-life, or a power law
+    rate = peak * (1 + t / tau) ** -alpha (alpha > 1, so the total stays finite)."""
+
+    kind: Literal["exponential", "power_law"] = "exponential"
+    half_life_seconds: float = Field(default=600, gt=0)
+    tau_seconds: float = Field(default=300, gt=0)
+    alpha: float = Field(default=2.0, gt=1)
+
+
+class Influencer(_Strict):
+    slug: str = Field(pattern=SLUG)
+    name: str = Field(min_length=1)
+    platform: Literal["instagram", "tiktok", "youtube", "x", "twitch", "newsletter", "other"]
+    followers: int = Field(gt=0)
+    reach: float = Field(gt=0, le=1, description="share of followers who see the post")
+    click_through: float = Field(gt=0, le=1, description="share of those who click the link")
+    post_time: datetime
+    ramp_seconds: float = Field(default=60, gt=0, description="from the post to the peak of clicks")
+    decay: Decay = Decay()
+    promo_code: str = Field(pattern=r"^[A-Z0-9_-]{2,32}$")
+    discount_percent: int = Field(default=0, ge=0, le=90)
+
+    @property
+    def expected_visitors(self) -> float:
+        return self.followers * self.reach * self.click_through
+
+
+class Product(_Strict):
+    sku: str = Field(pattern=SKU)
+    name: str = Field(min_length=1)
+    price: float = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    stock: int = Field(ge=0)
+    synthetic: bool = False
+
+
+class Drop(_Strict):
+    """A limited-stock product released at a moment: what the spike races for."""
+
+    sku: str = Field(pattern=SKU)
+    at: datetime
+    share_of_carts: float = Field(default=0.5, ge=0, le=1, description="carts that go for the drop")
+
+
+class Funnel(_Strict):
+    """Conversion of each step from the one before it."""
+
+    browse: float = Field(ge=0, le=1, description="landing -> browse the catalog")
+    cart: float = Field(ge=0, le=1, description="browse -> add to cart")
+    checkout: float = Field(ge=0, le=1, description="cart -> place the order")
+
+
+class ThinkTime(_Strict):
+    min_seconds: float = Field(default=0.5, ge=0)
+    max_seconds: float = Field(default=3.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThinkTime:
+        if self.max_seconds < self.min_seconds:
+            raise ValueError("max_seconds must be >= min_seconds")
+        return self
+
+
+class Baseline(_Strict):
+    visitors_per_second: float = Field(ge=0)
+    returning_share: float = Field(default=0.2, ge=0, le=1, description="of baseline: returning customers")
+
+
+class Mix(_Strict):
+    abusive_share: float = Field(default=0.01, ge=0, le=0.5, description="of all arrivals: abusive clients")
+    static_share: float = Field(default=0.1, ge=0, le=1, description="of visitors who also fetch assets")
+    slow_mobile_share: float = Field(default=0.3, ge=0, le=1)
+    slow_mobile_rtt_ms: int = Field(default=300, ge=0, le=5000)
+
+
+class JourneyThresholds(_Strict):
+    p95_ms: float = Field(gt=0)
+    p99_ms: float = Field(gt=0)
+    max_error_ratio: float = Field(ge=0, le=1)
+
+
+class Thresholds(_Strict):
+    """The verdict's thresholds until the SLO specs exist; then those take over."""
+
+    journeys: dict[str, JourneyThresholds]
+    min_checkout_success_ratio: float = Field(ge=0, le=1)
+    min_orders_per_second: float = Field(default=0, ge=0)
+
+    @field_validator("journeys")
+    @classmethod
+    def _known_journeys(cls, value: dict[str, JourneyThresholds]) -> dict[str, JourneyThresholds]:
+        unknown = set(value) - set(JOURNEYS)
+        if unknown:
+            raise ValueError(f"unknown journeys {sorted(unknown)}; known: {list(JOURNEYS)}")
+        return value
+
+
+JOURNEYS = ("influencer", "organic", "returning", "abusive")
+
+
+class CampaignPlan(_Strict):
+    name: str = Field(pattern=SLUG)
+    window: Window
+    baseline: Baseline
+    influencers: list[Influencer] = Field(min_length=1)
+    products: list[Product] = Field(min_length=1)
+    drops: list[Drop] = Field(default_factory=list)
+    funnel: Funnel
+    think_time: ThinkTime = ThinkTime()
+    mix: Mix = Mix()
+    thresholds: Thresholds
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CampaignPlan:
+        skus = {p.sku for p in self.products}
+        for index, drop in enumerate(self.drops):
+            if drop.sku not in skus:
+                raise ValueError(f"drops[{index}].sku: {drop.sku!r} is not among the products")
+        seen: dict[str, int] = {}
+        for index, influencer in enumerate(self.influencers):
+            object.__setattr__(influencer, "post_time", self.window.localise(influencer.post_time))
+            if not self.window.start <= influencer.post_time <= self.window.end:
+                raise ValueError(f"influencers[{index}].post_time: outside the campaign window")
+            if influencer.slug in seen:
+                raise ValueError(f"influencers[{index}].slug: duplicate {influencer.slug!r}")
+            seen[influencer.slug] = index
+        for drop in self.drops:
+            object.__setattr__(drop, "at", self.window.localise(drop.at))
+        return self
+
+    def catalog_seed(self) -> dict[str, Any]:
+        """The app's catalog seed, derived from the plan (app/seed/demo-catalog.yaml is generated)."""
+        return {
+            "products": [p.model_dump(exclude_defaults=False) for p in self.products],
+            "influencers": [
+                {
+                    "slug": i.slug,
+                    "name": i.name,
+                    "promo_code": i.promo_code,
+                    "discount_percent": i.discount_percent,
+                }
+                for i in self.influencers
+            ],
+        }
+
+
+def _label(data: Any, loc: tuple[int | str, ...]) -> str:
+    """('influencers', 1, 'click_through') -> "influencers[1] (slug 'marco-fit'): click_through"."""
+    path = ""
+    hint = ""
+    node = data
+    for index, item in enumerate(loc):
+        if isinstance(item, int):
+            path += f"[{item}]"
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            if isinstance(node, dict) and index < len(loc) - 1:
+                for key in ("slug", "sku"):
+                    if key in node:
+                        hint = f" ({key} {node[key]!r})"
+        else:
+            if hint and path:
+                path += hint + ":"
+                hint = ""
+                path += f" {item}"
+            else:
+                path += f".{item}" if path else str(item)
+            node = node.get(item) if isinstance(node, dict) else None
+    return path or "<top level>"
+
+
+def parse_plan(text: str, source: str) -> CampaignPlan:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlanError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PlanError(f"{source}: expected a mapping (name, window, baseline, influencers, ...)")
+    try:
+        return CampaignPlan.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = _label(data, err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(
+                f"{source}: {where}: {message}" if where != "<top level>" else f"{source}: {message}"
+            )
+        raise PlanError("\n".join(lines)) from None
+
+
+def load_plan(path: Path) -> CampaignPlan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read campaign plan: {exc.strerror}") from exc
+    return parse_plan(text, str(path))
