@@ -39,7 +39,6 @@ __all__ = ["CampaignShape", "Visitor"]
 DEFAULT_PLAN = Path(__file__).resolve().parent.parent / "campaigns" / "demo.yaml"
 DRAIN_S = 5  # after the last planned arrival, let journeys in flight finish
 SLOT_HEADROOM = 1.5
-SHARE_MESSAGE = "peakops_share"
 
 
 @events.init_command_line_parser.add_listener
@@ -142,12 +141,9 @@ def _setup(environment: Environment, **_kwargs: Any) -> None:
     journeys.CONTEXT = RunContext(plan, timeline, arrivals, collector, think_scale=options.think_scale)
     runner = environment.runner
 
+    if not isinstance(runner, MasterRunner):
+        events.request.add_listener(_record_request)
     if isinstance(runner, WorkerRunner):
-
-        def _share(message: Any, **_kw: Any) -> None:
-            arrivals.share = 1.0 / max(1, int(message.data["workers"]))
-
-        runner.register_message(SHARE_MESSAGE, _share)
         events.report_to_master.add_listener(lambda client_id, data: data.update(peakops=collector.drain()))
     if isinstance(runner, MasterRunner):
         events.worker_report.add_listener(
@@ -155,6 +151,30 @@ def _setup(environment: Environment, **_kwargs: Any) -> None:
         )
     if isinstance(runner, MasterRunner | LocalRunner) and options.report_dir:
         gevent.spawn(_write_progress, Path(options.report_dir), journeys.context())
+
+
+def _record_request(
+    request_type: str,
+    name: str,
+    response_time: float,
+    response_length: int,
+    response: Any = None,
+    context: dict[str, Any] | None = None,
+    exception: BaseException | None = None,
+    start_time: float | None = None,
+    **_kwargs: Any,
+) -> None:
+    run = journeys.CONTEXT
+    if run is None:
+        return
+    journey = (context or {}).get("journey") or "other"
+    started = start_time if start_time is not None else time.time()
+    x_cache = None
+    if response is not None and getattr(response, "headers", None) is not None:
+        x_cache = response.headers.get("X-Cache")
+    run.collector.request(
+        journey, run.arrivals.second_of(started), response_time, exception is not None, x_cache
+    )
 
 
 def _empty() -> dict[str, Any]:
@@ -168,9 +188,13 @@ def _start(environment: Environment, **_kwargs: Any) -> None:
         return
     runner = environment.runner
     if isinstance(runner, MasterRunner):
-        runner.send_message(SHARE_MESSAGE, {"workers": runner.worker_count})
         run.arrivals.started_mono, run.arrivals.started_wall = time.monotonic(), time.time()
         return
+    if isinstance(runner, WorkerRunner):
+        # Each worker sends its share of the arrivals. The master passes --expect-workers on to the
+        # workers with every spawn message (--processes N sets it to N).
+        workers = getattr(environment.parsed_options, "expect_workers", 1) or 1
+        run.arrivals.share = 1.0 / max(1, int(workers))
     run.arrivals.start()
     gevent.spawn(_sample_cpu, run)
 

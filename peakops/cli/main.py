@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from peakops.cli import demo
+from peakops.cli import demo, loadtest
 
 app = typer.Typer(
     no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike."
@@ -14,6 +14,7 @@ app = typer.Typer(
 app_commands = typer.Typer(no_args_is_help=True, help="The campaign app.")
 app.add_typer(app_commands, name="app")
 app.command("demo")(demo.demo)
+app.command("loadtest")(loadtest.loadtest)
 
 
 @app_commands.command("serve")

@@ -1,0 +1,204 @@
+"""`peakops loadtest`: run Locust on the campaign plan (or a canned shape) with a progress view, then
+print the verdict. Exit codes: 0 pass, 1 fail, 2 invalid (or a bad plan: nothing run), 3 Locust broke.
+
+It composes `locust -f loadtests/locustfile.py --headless ...`, which works on its own too.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from peakops.plan import PlanError, load_plan
+from peakops.procs import REPO_ROOT
+
+LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
+DEFAULT_PLAN = REPO_ROOT / "campaigns" / "demo.yaml"
+SHAPE_NAMES = ("spike", "waves", "flash-sale", "soak")
+
+
+def locust_command(
+    host: str,
+    plan: Path,
+    shape: str | None,
+    duration: int,
+    report_dir: Path,
+    *,
+    processes: int = 0,
+    peak_arrivals: float | None = None,
+    time_scale: float = 60.0,
+    traffic_scale: float | None = None,
+    baseline_arrivals: float = 2.0,
+    think_scale: float = 1.0,
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        host,
+        "--plan",
+        str(plan),
+        "--test-seconds",
+        str(duration),
+        "--time-scale",
+        str(time_scale),
+        "--think-scale",
+        str(think_scale),
+        "--report-dir",
+        str(report_dir),
+        "--csv",
+        str(report_dir / "locust"),
+        "--csv-full-history",
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+    ]
+    if shape:
+        command += ["--shape", shape, "--baseline-arrivals", str(baseline_arrivals)]
+    if peak_arrivals is not None:
+        command += ["--peak-arrivals", str(peak_arrivals)]
+    if traffic_scale is not None:
+        command += ["--traffic-scale", str(traffic_scale)]
+    if processes:
+        command += ["--processes", str(processes)]
+    return command
+
+
+def run_loadtest(
+    command: list[str], report_dir: Path, duration: int, console: Console
+) -> tuple[int, dict[str, Any]]:
+    """Run Locust with a live progress bar; return its exit code and the summary it wrote."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    log_path = report_dir / "locust.log"
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with log_path.open("wb") as log, Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("load test", total=duration, detail="starting")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        progress_file = report_dir / "progress.json"
+        while process.poll() is None:
+            time.sleep(0.5)
+            try:
+                state = json.loads(progress_file.read_text())
+            except (OSError, ValueError):
+                continue
+            progress.update(
+                task,
+                completed=min(state["elapsed"], duration),
+                detail=(
+                    f"arrivals {state['started']}/{state['planned']:.0f} planned  "
+                    f"requests {state['requests']}  failures {state['failures']}  orders {state['orders']}"
+                ),
+            )
+        progress.update(task, completed=duration)
+    summary_path = report_dir / "summary.json"
+    if not summary_path.exists():
+        console.print(
+            f"[red]Locust ended (exit {process.returncode}) without a summary[/red]; see {log_path}"
+        )
+        console.print(log_path.read_text(errors="replace")[-3000:], markup=False)
+        return 3, {}
+    return process.returncode, json.loads(summary_path.read_text())
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    verdict = summary["verdict"]
+    colour = {"pass": "green", "fail": "red", "invalid": "yellow"}[verdict["outcome"]]
+    console.print(f"\nVerdict: [bold {colour}]{verdict['outcome'].upper()}[/bold {colour}]")
+    for reason in verdict["reasons"]:
+        console.print(f"  - {reason}", markup=False)
+    table = Table(
+        title=f"Journeys over the peak window (seconds {verdict['peak_window'][0]}-"
+        f"{verdict['peak_window'][1]})"
+    )
+    for column in ("journey", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="left" if column == "journey" else "right")
+    for name, j in verdict["journeys"].items():
+        table.add_row(
+            name,
+            str(j["requests"]),
+            f"{j['error_ratio']:.2%}",
+            f"{j['p50_ms']:.0f}",
+            f"{j['p95_ms']:.0f}",
+            f"{j['p99_ms']:.0f}",
+        )
+    console.print(table)
+    arrivals, funnel = summary["arrivals"], summary["funnel"]
+    console.print(
+        f"arrivals: planned {arrivals['planned']:.0f}, started {arrivals['started']}, "
+        f"dropped {arrivals['dropped']}   funnel: landing {funnel['landing']} -> "
+        f"browse {funnel['browse']} -> cart {funnel['cart']}"
+        f" -> checkout {funnel['checkout']}   checkout outcomes: {summary['checkout']}"
+    )
+
+
+def loadtest(
+    host: Annotated[str, typer.Option(help="Base URL of the shop (the edge, once it exists).")],
+    plan: Annotated[Path | None, typer.Option(help="Campaign plan YAML.")] = None,
+    shape: Annotated[
+        str | None, typer.Option(help=f"Canned shape instead of a plan: {', '.join(SHAPE_NAMES)}.")
+    ] = None,
+    duration: Annotated[int, typer.Option(help="Test seconds.", min=5, max=86_400)] = 60,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON summary here.")] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Directory for summary, CSV and HTML report.")
+    ] = None,
+    processes: Annotated[int, typer.Option(help="Locust worker processes (0: one process).", min=0)] = 0,
+    peak_arrivals: Annotated[float | None, typer.Option(help="Arrivals in the busiest second.")] = None,
+    time_scale: Annotated[float, typer.Option(help="Plan seconds per test second.")] = 60.0,
+    baseline_arrivals: Annotated[float, typer.Option(help="Baseline arrivals/s of a canned shape.")] = 2.0,
+) -> None:
+    """Simulate influencer traffic from a campaign plan and judge it against the thresholds."""
+    console = Console()
+    if plan is None and shape is None:
+        typer.echo(
+            "error: give --plan FILE, or --shape NAME (with --plan for its catalog and funnel)", err=True
+        )
+        raise typer.Exit(2)
+    if shape is not None and shape not in SHAPE_NAMES:
+        typer.echo(f"error: --shape: unknown shape {shape!r}; choose from {', '.join(SHAPE_NAMES)}", err=True)
+        raise typer.Exit(2)
+    plan_path = plan or DEFAULT_PLAN
+    try:
+        load_plan(plan_path)  # a malformed plan stops here: nothing is run
+    except PlanError as exc:
+        typer.echo(f"error: invalid campaign plan\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    directory = report_dir or Path(tempfile.mkdtemp(prefix="peakops-loadtest-"))
+    command = locust_command(
+        host,
+        plan_path,
+        shape,
+        duration,
+        directory,
+        processes=processes,
+        peak_arrivals=peak_arrivals,
+        time_scale=time_scale,
+        baseline_arrivals=baseline_arrivals,
+    )
+    code, summary = run_loadtest(command, directory, duration, console)
+    if summary:
+        print_summary(summary, console)
+        console.print(f"report: {directory / 'report.html'}")
+        if json_out is not None:
+            shutil.copyfile(directory / "summary.json", json_out)
+    raise typer.Exit(code)
