@@ -7,12 +7,14 @@ import typer
 from rich.console import Console
 
 from peakops.cli import demo, loadtest
+from peakops.cli.plan import plan_commands
 
 app = typer.Typer(
     no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike."
 )
 app_commands = typer.Typer(no_args_is_help=True, help="The campaign app.")
 app.add_typer(app_commands, name="app")
+app.add_typer(plan_commands, name="plan")
 app.command("demo")(demo.demo)
 app.command("loadtest")(loadtest.loadtest)
 

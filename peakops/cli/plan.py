@@ -1,0 +1,58 @@
+"""`peakops plan ...`: check a campaign plan and derive what other areas read from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+
+from peakops.plan import CampaignPlan, PlanError, load_plan
+from peakops.procs import REPO_ROOT
+
+plan_commands = typer.Typer(no_args_is_help=True, help="Campaign plans (campaigns/*.yaml).")
+
+
+def _load(path: Path) -> CampaignPlan:
+    try:
+        return load_plan(path)
+    except PlanError as exc:
+        typer.echo(f"error: invalid campaign plan\n{exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def render_catalog(plan: CampaignPlan, source: Path) -> str:
+    """The app's catalog seed, derived from the plan's products and influencers."""
+    try:
+        shown = source.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        shown = source
+    header = (
+        f"# Generated from {shown} by `peakops plan catalog`: edit the plan, not this file.\n"
+        "# A drift test regenerates it and fails on any difference.\n"
+    )
+    return header + yaml.safe_dump(plan.catalog_seed(), sort_keys=False, allow_unicode=True)
+
+
+@plan_commands.command("check")
+def check(path: Annotated[Path, typer.Argument(help="Campaign plan YAML.")]) -> None:
+    """Validate a plan; errors name the file and the field."""
+    plan = _load(path)
+    visitors = sum(i.expected_visitors for i in plan.influencers)
+    typer.echo(f"{path}: {len(plan.influencers)} influencers, {visitors:,.0f} expected visitors: ok")
+
+
+@plan_commands.command("catalog")
+def catalog(
+    path: Annotated[Path, typer.Argument(help="Campaign plan YAML.")],
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Print (or write) the app's catalog seed derived from the plan."""
+    text = render_catalog(_load(path), path)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)  # never a half-written seed

@@ -1,0 +1,143 @@
+"""Real headless Locust runs against a real app process: pass, fail under injected faults, invalid when
+the rate is impossible for the generator, and a malformed plan that runs nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from peakops.procs import REPO_ROOT, AppProcess
+from tests.conftest import ADMIN_TOKEN, StartApp
+
+DEMO_PLAN = REPO_ROOT / "campaigns" / "demo.yaml"
+DEMO_CATALOG = REPO_ROOT / "app" / "seed" / "demo-catalog.yaml"
+
+
+@pytest.fixture
+def shop(start_app: StartApp, tmp_path: Path) -> AppProcess:
+    return start_app(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}", PEAKOPS_CATALOG=str(DEMO_CATALOG))
+
+
+def peakops_loadtest(host: str, report: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "peakops", "loadtest", "--host", host, "--report-dir", str(report), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+    summary_path = report / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    return result.returncode, summary, result.stdout + result.stderr
+
+
+@pytest.mark.timeout(120)
+def test_plan_run_tracks_arrivals_and_funnel_and_passes(shop: AppProcess, tmp_path: Path) -> None:
+    # Two worker processes: exercises the arrival share and the master's merge of worker reports.
+    code, summary, output = peakops_loadtest(
+        shop.url,
+        tmp_path / "r",
+        "--plan",
+        str(DEMO_PLAN),
+        "--duration",
+        "15",
+        "--peak-arrivals",
+        "30",
+        "--processes",
+        "2",
+    )
+    assert code == 0, output
+    verdict = summary["verdict"]
+    assert verdict["outcome"] == "pass"
+    for bucket in verdict["arrival_buckets"]:
+        assert bucket["ratio"] >= 0.95, bucket
+    arrivals = summary["arrivals"]
+    assert arrivals["started"] == pytest.approx(arrivals["planned"], rel=0.05)
+    funnel = summary["funnel"]
+    plan = yaml.safe_load(DEMO_PLAN.read_text())["funnel"]
+    assert funnel["browse_ratio"] == pytest.approx(plan["browse"], abs=0.12)
+    assert funnel["cart_ratio"] == pytest.approx(plan["cart"], abs=0.15)
+    assert funnel["checkout_ratio"] == pytest.approx(plan["checkout"], abs=0.25)
+    assert summary["checkout"]["order"] > 0
+    assert set(verdict["journeys"]) >= {"influencer", "organic"}
+    assert (tmp_path / "r" / "report.html").read_text().count("<svg") == 5
+    assert (tmp_path / "r" / "seconds.csv").read_text().startswith("second,planned_arrivals")
+    assert (tmp_path / "r" / "locust_stats_history.csv").exists()  # Locust's own CSV history
+
+
+@pytest.mark.timeout(120)
+def test_injected_checkout_faults_turn_the_verdict_to_fail(shop: AppProcess, tmp_path: Path) -> None:
+    fault = httpx.post(
+        f"{shop.url}/api/admin/faults",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        json={"route": "/api/checkout", "error_ratio": 0.5, "ttl_seconds": 120},
+        timeout=10,
+    )
+    assert fault.status_code == 201
+    code, summary, output = peakops_loadtest(
+        shop.url, tmp_path / "r", "--plan", str(DEMO_PLAN), "--duration", "12", "--peak-arrivals", "30"
+    )
+    assert code == 1, output
+    assert summary["verdict"]["outcome"] == "fail"
+    reasons = " ".join(summary["verdict"]["reasons"])
+    assert "checkout success" in reasons
+    assert "Verdict: FAIL" in output
+
+
+@pytest.mark.timeout(120)
+def test_impossible_rate_is_invalid_not_fail(shop: AppProcess, tmp_path: Path) -> None:
+    # Locust directly, as a user would run it: 2,000 arrivals/s with at most 100 visitor slots.
+    report = tmp_path / "r"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            "loadtests/locustfile.py",
+            "--headless",
+            "--host",
+            shop.url,
+            "--plan",
+            str(DEMO_PLAN),
+            "--test-seconds",
+            "10",
+            "--peak-arrivals",
+            "2000",
+            "--max-slots",
+            "100",
+            "--report-dir",
+            str(report),
+            "--only-summary",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["verdict"]["outcome"] == "invalid"
+    assert any("could not keep up" in r or "CPU" in r for r in summary["verdict"]["reasons"])
+
+
+def test_malformed_plan_is_exit_2_and_runs_nothing(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEMO_PLAN.read_text())
+    data["influencers"][0]["reach"] = 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    code, summary, output = peakops_loadtest("http://127.0.0.1:9", tmp_path / "r", "--plan", str(bad))
+    assert code == 2
+    assert (
+        f"{bad}: influencers[0] (slug 'lena-glow'): reach: Input should be less than or equal to 1" in output
+    )
+    assert summary == {}
+    assert not (tmp_path / "r").exists()

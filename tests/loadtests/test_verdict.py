@@ -1,0 +1,89 @@
+"""The verdict on synthetic measurements: pass, fail, invalid, and which wins."""
+
+from __future__ import annotations
+
+from loadtests.collector import Collector, percentile, round_ms
+from loadtests.model import Timeline
+from loadtests.verdict import Outcome, evaluate
+from peakops.plan import JourneyThresholds, Thresholds
+
+THRESHOLDS = Thresholds(
+    journeys={"influencer": JourneyThresholds(p95_ms=500, p99_ms=1000, max_error_ratio=0.01)},
+    min_checkout_success_ratio=0.98,
+)
+
+
+def flat_timeline(seconds: int = 30, rate: float = 10) -> Timeline:
+    return Timeline({"influencer:x": [rate] * seconds}, seconds)
+
+
+def healthy(seconds: int = 30, rate: int = 10, ms: float = 50) -> Collector:
+    c = Collector()
+    for s in range(seconds):
+        c.scheduled[s] = rate
+        c.started[s] = rate
+        for _ in range(rate * 3):
+            c.request("influencer", s, ms, False, None)
+        c.orders_by_second[s] = 1
+    c.checkout["order"] = seconds
+    return c
+
+
+def test_healthy_run_passes() -> None:
+    verdict = evaluate(flat_timeline(), healthy(), THRESHOLDS, 30)
+    assert verdict.outcome is Outcome.PASS
+    assert verdict.journeys["influencer"].p95_ms == 50
+
+
+def test_slow_journey_fails() -> None:
+    verdict = evaluate(flat_timeline(), healthy(ms=700), THRESHOLDS, 30)
+    assert verdict.outcome is Outcome.FAIL
+    assert any("influencer p95 700 ms > 500 ms" in r for r in verdict.reasons)
+
+
+def test_failed_checkouts_fail() -> None:
+    c = healthy()
+    c.checkout["failed"] = 5
+    verdict = evaluate(flat_timeline(), c, THRESHOLDS, 30)
+    assert verdict.outcome is Outcome.FAIL
+    assert any("checkout success" in r for r in verdict.reasons)
+
+
+def test_short_arrivals_make_the_run_invalid_even_when_it_also_fails() -> None:
+    c = healthy(ms=700)
+    for s in range(10, 20):
+        c.started[s] = 9  # 90% of planned in that bucket
+    verdict = evaluate(flat_timeline(), c, THRESHOLDS, 30)
+    assert verdict.outcome is Outcome.INVALID
+    assert any("seconds 10-19 started 90 of 100" in r for r in verdict.reasons)
+
+
+def test_saturated_generator_cpu_is_invalid() -> None:
+    c = healthy()
+    c.cpu[12] = 97.0
+    verdict = evaluate(flat_timeline(), c, THRESHOLDS, 30)
+    assert verdict.outcome is Outcome.INVALID
+    assert any("CPU reached 97%" in r for r in verdict.reasons)
+
+
+def test_collector_drain_and_merge_roundtrip() -> None:
+    worker_a, worker_b, master = healthy(seconds=5), healthy(seconds=5, ms=80), Collector()
+    worker_a.cpu[1] = 40.0
+    worker_b.cpu[1] = 70.0
+    master.merge(worker_a.drain())
+    master.merge(worker_b.drain())
+    assert master.started[0] == 20
+    assert master.cpu[1] == 70.0
+    assert worker_a.drain()["started"] == {}  # drained
+    rt = master.journeys[("influencer", 0)]["rt"]
+    assert rt[50] == 30
+    assert rt[80] == 30
+
+
+def test_percentiles_and_rounding() -> None:
+    assert round_ms(87.4) == 87
+    assert round_ms(1234) == 1200
+    histogram = {10: 90, 100: 9, 1000: 1}
+    assert percentile(histogram, 0.5) == 10
+    assert percentile(histogram, 0.95) == 100
+    assert percentile(histogram, 1.0) == 1000

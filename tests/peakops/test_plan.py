@@ -1,0 +1,90 @@
+"""The campaign plan: the demo plan loads; malformed plans name the file and the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from peakops.plan import PlanError, load_plan, parse_plan
+from peakops.procs import REPO_ROOT
+
+DEMO = REPO_ROOT / "campaigns" / "demo.yaml"
+
+
+def demo_data() -> dict[str, object]:
+    data = yaml.safe_load(DEMO.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def broken(mutate: object) -> str:
+    data = demo_data()
+    assert callable(mutate)
+    mutate(data)
+    return yaml.safe_dump(data)
+
+
+def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
+    plan = load_plan(DEMO)
+    lena = plan.influencers[0]
+    assert lena.post_time.astimezone(UTC) == datetime(2026, 12, 3, 18, 0, tzinfo=UTC)  # 19:00 in Berlin
+    assert plan.window.start.utcoffset() is not None
+    assert lena.expected_visitors == pytest.approx(6000)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d["influencers"][1].update(click_through=2),
+            "influencers[1] (slug 'marco-fit'): click_through: Input should be less than or equal to 1",
+        ),
+        (
+            lambda d: d["influencers"][0].pop("followers"),
+            "influencers[0] (slug 'lena-glow'): followers: Field required",
+        ),
+        (
+            lambda d: d["window"].update(timezone="Mars/Olympus"),
+            "window.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (lambda d: d["window"].update(end="2026-12-03T17:00:00"), "window: end must be after start"),
+        (
+            lambda d: d["influencers"][2].update(post_time="2026-12-04T09:00:00"),
+            "influencers[2].post_time: outside the campaign window",
+        ),
+        (lambda d: d["drops"][0].update(sku="NOPE"), "drops[0].sku: 'NOPE' is not among the products"),
+        (lambda d: d["funnel"].update(cart=1.5), "funnel.cart: Input should be less than or equal to 1"),
+        (
+            lambda d: d["thresholds"]["journeys"].update(
+                checkout_page={"p95_ms": 1, "p99_ms": 2, "max_error_ratio": 0}
+            ),
+            "thresholds.journeys: unknown journeys ['checkout_page']",
+        ),
+        (lambda d: d.update(colour="red"), "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_malformed_plan_names_the_field(mutate: object, expected: str) -> None:
+    with pytest.raises(PlanError) as error:
+        parse_plan(broken(mutate), "campaigns/bad.yaml")
+    assert f"campaigns/bad.yaml: {expected}" in str(error.value)
+
+
+def test_unreadable_and_non_mapping_plans(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match="cannot read campaign plan"):
+        load_plan(tmp_path / "missing.yaml")
+    with pytest.raises(PlanError, match="expected a mapping"):
+        parse_plan("- a list", "x.yaml")
+    with pytest.raises(PlanError, match="not valid YAML"):
+        parse_plan("name: [", "x.yaml")
+
+
+def test_offsets_and_local_times_mean_the_same_moment() -> None:
+    local = parse_plan(DEMO.read_text(), "local")
+    explicit = parse_plan(
+        DEMO.read_text().replace("post_time: 2026-12-03T19:00:00", "post_time: 2026-12-03T18:00:00Z"),
+        "explicit",
+    )
+    assert local.influencers[0].post_time == explicit.influencers[0].post_time
