@@ -1,4 +1,4 @@
-"""`peakops demo`, as `make demo` runs it, on a small burst."""
+"""`peakops demo`, as `make demo` runs it, on a short rehearsal."""
 
 from __future__ import annotations
 
@@ -8,20 +8,19 @@ import sys
 from peakops.procs import REPO_ROOT
 
 
-def test_demo_runs_a_burst_and_prints_a_summary() -> None:
+def test_demo_rehearses_the_spike_and_prints_the_verdict() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "peakops", "demo", "--visitors", "120", "--concurrency", "16"],
+        [sys.executable, "-m", "peakops", "demo", "--duration", "10", "--peak-arrivals", "20"],
         capture_output=True,
         text=True,
         timeout=180,
         cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "120"},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "Burst through the funnel" in out
-    assert "orders:" in out
-    assert "server errors: 0" in out
-    for step in ("landing", "browse", "cart", "checkout"):
-        assert step in out
-    assert "lena-glow" in out  # the attribution table
+    assert "Verdict: PASS" in out
+    assert "Journeys over the peak window" in out
+    assert "influencer" in out
+    assert "Attribution" in out
+    assert "lena-glow" in out
