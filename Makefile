@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 help:
 	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
 	@echo "make test    lint, type-check and run the whole test suite against real servers"
-	@echo "make bench   benchmarks (wrk against the app on one core each), printed as ratios"
+	@echo "make bench   benchmarks (app vs bare ASGI; load generator vs plain Locust), printed as ratios"
 
 # uv comes from PyPI into its own venv under the cache, so nothing global is touched.
 $(UV):
@@ -47,6 +47,7 @@ test: lint typecheck pytest
 
 bench: bootstrap
 	$(PY) benchmarks/app_throughput.py
+	$(PY) benchmarks/generator_efficiency.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

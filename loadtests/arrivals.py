@@ -12,6 +12,7 @@ verdict checks.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ class Arrivals:
         self.started_wall: float = 0.0
         self._greenlet: gevent.Greenlet | None = None
         self.finished = False
+        self._kinds = list(timeline.arrivals)
+        self._cumulative_weights = [
+            list(itertools.accumulate(timeline.arrivals[k][second] for k in self._kinds))
+            for second in range(timeline.seconds)
+        ]
 
     def start(self) -> None:
         if self._greenlet is not None:
@@ -65,9 +71,10 @@ class Arrivals:
         return 0.0 if self.started_mono is None else time.monotonic() - self.started_mono
 
     def _kind(self, second: int) -> str:
-        kinds = list(self.timeline.arrivals)
-        weights = [self.timeline.arrivals[k][second] for k in kinds]
-        return self.rng.choices(kinds, weights)[0] if sum(weights) > 0 else kinds[0]
+        weights = self._cumulative_weights[second]
+        if weights[-1] <= 0:
+            return self._kinds[0]
+        return self.rng.choices(self._kinds, cum_weights=weights)[0]
 
     def _run(self) -> None:
         assert self.started_mono is not None

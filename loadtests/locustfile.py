@@ -169,9 +169,8 @@ def _record_request(
         return
     journey = (context or {}).get("journey") or "other"
     started = start_time if start_time is not None else time.time()
-    x_cache = None
-    if response is not None and getattr(response, "headers", None) is not None:
-        x_cache = response.headers.get("X-Cache")
+    headers = getattr(response, "headers", None)
+    x_cache = headers.get("X-Cache") if headers is not None else None
     run.collector.request(
         journey, run.arrivals.second_of(started), response_time, exception is not None, x_cache
     )

@@ -10,6 +10,7 @@ declare -A needs=(
   [/usr/bin/wrk]=wrk
   [/usr/bin/chromium]=chromium
   [/usr/bin/taskset]=util-linux
+  [/usr/sbin/nginx]=nginx
 )
 
 missing=()
