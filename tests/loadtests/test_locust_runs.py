@@ -129,6 +129,18 @@ def test_impossible_rate_is_invalid_not_fail(shop: AppProcess, tmp_path: Path) -
     assert any("could not keep up" in r or "CPU" in r for r in summary["verdict"]["reasons"])
 
 
+@pytest.mark.timeout(120)
+def test_canned_spike_shape_runs_without_a_plan_timeline(shop: AppProcess, tmp_path: Path) -> None:
+    code, summary, output = peakops_loadtest(
+        shop.url, tmp_path / "r", "--shape", "spike", "--duration", "10", "--baseline-arrivals", "2"
+    )
+    assert code == 0, output
+    assert summary["source"] == "shape spike"
+    seconds = summary["seconds"]
+    assert max(r["planned_arrivals"] for r in seconds) > 5 * seconds[0]["planned_arrivals"]
+    assert summary["arrivals"]["started"] == pytest.approx(summary["arrivals"]["planned"], rel=0.1)
+
+
 def test_malformed_plan_is_exit_2_and_runs_nothing(tmp_path: Path) -> None:
     data = yaml.safe_load(DEMO_PLAN.read_text())
     data["influencers"][0]["reach"] = 3
