@@ -24,6 +24,7 @@ from sqlalchemy import (
     event,
     func,
 )
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 metadata = MetaData()
@@ -158,8 +159,17 @@ class Database:
             yield conn
 
     async def create_schema(self) -> None:
-        async with self.write() as conn:
-            await conn.run_sync(metadata.create_all)
+        # Instances of one deployment start together; when two race to create a table, the loser's
+        # CREATE fails and a second pass (checkfirst) finds everything in place.
+        for attempt in (1, 2):
+            try:
+                async with self.write() as conn:
+                    await conn.run_sync(metadata.create_all)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -210,6 +210,12 @@ class Shop:
     # ---- catalog -------------------------------------------------------------------------------
 
     async def seed_if_empty(self, seed: CatalogSeed) -> bool:
+        try:
+            return await self._seed_if_empty(seed)
+        except IntegrityError:
+            return False  # another instance starting at the same moment seeded it first
+
+    async def _seed_if_empty(self, seed: CatalogSeed) -> bool:
         async with self.db.write() as conn:
             count = (await conn.execute(select(func.count()).select_from(schema.products))).scalar_one()
             if count:

@@ -35,6 +35,20 @@ def render_catalog(plan: CampaignPlan, source: Path) -> str:
     return header + yaml.safe_dump(plan.catalog_seed(), sort_keys=False, allow_unicode=True)
 
 
+def render_ansible_vars(plan: CampaignPlan, source: Path) -> str:
+    """Inventory vars derived from the plan: the landing pages the edge warms after each converge."""
+    try:
+        shown = source.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        shown = source
+    header = (
+        f"# Generated from {shown} by `peakops plan ansible-vars`: edit the plan, not this file.\n"
+        "# A drift test regenerates it and fails on any difference.\n"
+    )
+    paths = ["/", *(f"/c/{i.slug}" for i in plan.influencers)]
+    return header + yaml.safe_dump({"edge_cache_warm_paths": paths}, sort_keys=False)
+
+
 @plan_commands.command("check")
 def check(path: Annotated[Path, typer.Argument(help="Campaign plan YAML.")]) -> None:
     """Validate a plan; errors name the file and the field."""
@@ -49,10 +63,22 @@ def catalog(
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
 ) -> None:
     """Print (or write) the app's catalog seed derived from the plan."""
-    text = render_catalog(_load(path), path)
+    _write(render_catalog(_load(path), path), out)
+
+
+@plan_commands.command("ansible-vars")
+def ansible_vars(
+    path: Annotated[Path, typer.Argument(help="Campaign plan YAML.")],
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Print (or write) the Ansible inventory vars derived from the plan (edge warm-up paths)."""
+    _write(render_ansible_vars(_load(path), path), out)
+
+
+def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
     tmp = out.with_suffix(out.suffix + ".tmp")
     tmp.write_text(text)
-    tmp.replace(out)  # never a half-written seed
+    tmp.replace(out)  # never a half-written file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from peakops.cli.plan import render_catalog
+from peakops.cli.plan import render_ansible_vars, render_catalog
 from peakops.plan import load_plan
 from peakops.procs import REPO_ROOT
 
@@ -17,6 +17,10 @@ def rendered() -> dict[Path, tuple[str, str]]:
         REPO_ROOT / "app" / "seed" / "demo-catalog.yaml": (
             render_catalog(load_plan(DEMO_PLAN), DEMO_PLAN),
             "peakops plan catalog campaigns/demo.yaml --out app/seed/demo-catalog.yaml",
+        ),
+        REPO_ROOT / "ansible" / "inventories" / "local" / "group_vars" / "all" / "campaign.yml": (
+            render_ansible_vars(load_plan(DEMO_PLAN), DEMO_PLAN),
+            "peakops plan ansible-vars campaigns/demo.yaml --out ansible/inventories/local/group_vars/all/campaign.yml",
         ),
     }
 
