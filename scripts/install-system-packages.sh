@@ -11,6 +11,9 @@ declare -A needs=(
   [/usr/bin/chromium]=chromium
   [/usr/bin/taskset]=util-linux
   [/usr/sbin/nginx]=nginx
+  [/usr/lib/nginx/modules/ngx_http_cache_purge_module.so]=libnginx-mod-http-cache-purge
+  [/usr/sbin/haproxy]=haproxy
+  [/usr/bin/supervisord]=supervisor
 )
 
 missing=()

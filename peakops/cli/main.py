@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from peakops.cli import demo, loadtest
+from peakops.cli import demo, loadtest, stack
 from peakops.cli.plan import plan_commands
 
 app = typer.Typer(
@@ -17,6 +17,9 @@ app.add_typer(app_commands, name="app")
 app.add_typer(plan_commands, name="plan")
 app.command("demo")(demo.demo)
 app.command("loadtest")(loadtest.loadtest)
+app.command("up")(stack.up)
+app.command("down")(stack.down)
+app.command("status")(stack.status)
 
 
 @app_commands.command("serve")

@@ -20,7 +20,8 @@ def rendered() -> dict[Path, tuple[str, str]]:
         ),
         REPO_ROOT / "ansible" / "inventories" / "local" / "group_vars" / "all" / "campaign.yml": (
             render_ansible_vars(load_plan(DEMO_PLAN), DEMO_PLAN),
-            "peakops plan ansible-vars campaigns/demo.yaml --out ansible/inventories/local/group_vars/all/campaign.yml",
+            "peakops plan ansible-vars campaigns/demo.yaml "
+            "--out ansible/inventories/local/group_vars/all/campaign.yml",
         ),
     }
 

@@ -1,0 +1,121 @@
+"""`peakops up | down | status`: the local stack, through Ansible.
+
+They wrap `ansible-playbook -i ansible/inventories/local ansible/playbooks/{site,down}.yml`, which work
+on their own too. Ports and addresses come from the local inventory (its group_vars are the one place
+they are set); `status --json` reads them back with `ansible-inventory`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from peakops.procs import REPO_ROOT
+
+ANSIBLE_DIR = REPO_ROOT / "ansible"
+LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
+BIN = Path(sys.executable).parent
+
+
+def _ansible_env() -> dict[str, str]:
+    return {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+
+
+def run_playbook(playbook: str, *extra: str) -> int:
+    command = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        str(LOCAL_INVENTORY),
+        str(ANSIBLE_DIR / "playbooks" / playbook),
+        *extra,
+    ]
+    return subprocess.run(command, env=_ansible_env(), cwd=REPO_ROOT, check=False).returncode
+
+
+def inventory_vars() -> dict[str, Any]:
+    result = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", str(LOCAL_INVENTORY), "--host", "localhost"],
+        env=_ansible_env(),
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def endpoints(variables: dict[str, Any]) -> dict[str, Any]:
+    host = variables["peakops_bind_address"]
+    return {
+        "edge": f"http://{host}:{variables['edge_cache_port']}",
+        "load_balancer": f"http://{host}:{variables['load_balancer_port']}",
+        "load_balancer_metrics": f"http://{host}:{variables['load_balancer_stats_port']}/metrics",
+        "app_instances": [f"http://{host}:{port}" for port in variables["campaign_app_ports"]],
+        "app_backup_instances": [
+            f"http://{host}:{port}" for port in variables.get("campaign_app_backup_ports", [])
+        ],
+        # Filled in by the monitoring role when it lands.
+        "prometheus": variables.get("peakops_prometheus_url"),
+        "alertmanager": variables.get("peakops_alertmanager_url"),
+    }
+
+
+def _up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback URL from the inventory
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def probes(urls: dict[str, Any]) -> dict[str, bool]:
+    checks = {
+        "edge": f"{urls['edge']}/edge/healthz",
+        "load_balancer": f"{urls['load_balancer']}/healthz",
+        "load_balancer_metrics": urls["load_balancer_metrics"],
+    }
+    for url in urls["app_instances"] + urls["app_backup_instances"]:
+        checks[url] = f"{url}/readyz"
+    return {name: _up(url) for name, url in checks.items()}
+
+
+def up() -> None:
+    """Bring the local stack up (idempotent): app instances, HAProxy, the nginx edge."""
+    raise typer.Exit(run_playbook("site.yml"))
+
+
+def down() -> None:
+    """Stop the local stack: every program drains and supervisord exits."""
+    raise typer.Exit(run_playbook("down.yml"))
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print URLs and health as JSON.")] = False,
+) -> None:
+    """URLs of the edge, the load balancer and each app instance, and whether each answers."""
+    urls = endpoints(inventory_vars())
+    health = probes(urls)
+    if as_json:
+        typer.echo(json.dumps({**urls, "healthy": health}, indent=2))
+        raise typer.Exit(0 if all(health.values()) else 1)
+    table = Table(title="peakops local stack")
+    table.add_column("component")
+    table.add_column("url")
+    table.add_column("up")
+    for name in ("edge", "load_balancer", "load_balancer_metrics"):
+        table.add_row(name, urls[name], "yes" if health[name] else "no")
+    for url in urls["app_instances"] + urls["app_backup_instances"]:
+        table.add_row("app", url, "yes" if health[url] else "no")
+    Console().print(table)
+    raise typer.Exit(0 if all(health.values()) else 1)

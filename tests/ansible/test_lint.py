@@ -1,0 +1,56 @@
+"""Static checks of the Ansible tree: ansible-lint (production profile), syntax of every playbook with
+every inventory, and the example fleet's inventory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peakops.procs import REPO_ROOT
+
+ANSIBLE = REPO_ROOT / "ansible"
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+PLAYBOOKS = sorted((ANSIBLE / "playbooks").glob("*.yml"))
+INVENTORIES = ["local", "example"]
+
+
+def run(*command: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_ansible_lint_production_profile() -> None:
+    result = run(
+        str(BIN / "ansible-lint"), "--profile", "production", "--nocolor", "playbooks", "roles", cwd=ANSIBLE
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+@pytest.mark.parametrize("playbook", PLAYBOOKS, ids=lambda p: p.name)
+def test_syntax_check(inventory: str, playbook: Path) -> None:
+    result = run(
+        str(BIN / "ansible-playbook"),
+        "--syntax-check",
+        "-i",
+        f"ansible/inventories/{inventory}",
+        str(playbook),
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_example_fleet_inventory() -> None:
+    result = run(str(BIN / "ansible-inventory"), "-i", "ansible/inventories/example", "--list")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data["edge"]["children"]) == {"edge_eu", "edge_us"}
+    assert len(data["load_balancer"]["hosts"]) == 2
+    assert "mon-1" in data["monitoring"]["hosts"]
+    hosts = data["_meta"]["hostvars"]
+    assert hosts["edge-eu-1"]["edge_cache_service_manager"] == "systemd"

@@ -1,0 +1,267 @@
+"""A real converge of the local stack (supervisord, app instances, HAProxy, nginx edge) on this
+machine, then its behaviour through the edge. The stack is brought down at the end."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from peakops.procs import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+EDGE, LB, STATS = "http://127.0.0.1:8080", "http://127.0.0.1:8081", "http://127.0.0.1:8404"
+APP_PORTS = (8101, 8102, 8103, 8109)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@dataclass
+class Stack:
+    directory: Path
+    env: dict[str, str]
+    first_recap: tuple[int, ...]
+
+    def supervisorctl(self, *args: str) -> str:
+        config = self.directory / "supervisor" / "supervisord.conf"
+        result = subprocess.run(
+            ["/usr/bin/supervisorctl", "-c", str(config), *args], capture_output=True, text=True, check=False
+        )
+        return result.stdout
+
+    def purge_token(self) -> str:
+        return (self.directory / "secrets" / "purge_token").read_text().split()[0]
+
+    def admin_token(self) -> str:
+        return (self.directory / "secrets" / "admin_token").read_text().split()[0]
+
+
+def peakops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "peakops"), *args],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def recap(output: str) -> tuple[int, ...]:
+    match = RECAP.search(output)
+    assert match, output[-3000:]
+    return tuple(int(g) for g in match.groups())
+
+
+def wait_until(predicate: object, timeout_s: float, step_s: float = 0.25) -> bool:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return False
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    directory = tmp_path_factory.mktemp("stack")
+    env = {**os.environ, "PEAKOPS_STACK_DIR": str(directory), "ANSIBLE_NOCOLOR": "1"}
+    first = peakops(env, "up")
+    try:
+        assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+        yield Stack(directory, env, recap(first.stdout))
+    finally:
+        down = peakops(env, "down")
+        assert down.returncode == 0, down.stdout[-3000:]
+
+
+def test_converge_then_second_run_changes_nothing(stack: Stack) -> None:
+    _ok, changed, unreachable, failed = stack.first_recap
+    assert changed > 0
+    assert (unreachable, failed) == (0, 0)
+    again = peakops(stack.env, "up")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)[1] == 0, again.stdout[-3000:]
+
+
+def test_status_reports_every_component(stack: Stack) -> None:
+    import json
+
+    result = peakops(stack.env, "status", "--json")
+    assert result.returncode == 0, result.stdout
+    status = json.loads(result.stdout)
+    assert status["edge"] == EDGE
+    assert status["load_balancer"] == LB
+    assert len(status["app_instances"]) == 3
+    assert all(status["healthy"].values())
+
+
+def test_tracking_parameters_do_not_split_the_cache(stack: Stack) -> None:
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        statuses = []
+        for i in range(200):
+            response = client.get(
+                f"/c/marco-fit?utm_source=tiktok&utm_campaign=visitor-{i}&fbclid=f{i}&gclid=g{i}"
+            )
+            assert response.status_code == 200
+            statuses.append(response.headers["X-Cache"])
+    hits = sum(s in ("HIT", "STALE", "UPDATING", "REVALIDATED") for s in statuses[1:])
+    assert hits / 199 >= 0.98, statuses
+
+
+def test_carts_and_checkout_are_never_cached(stack: Stack) -> None:
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        first = client.post("/api/carts", json={"influencer": "lena-glow"})
+        second = client.post("/api/carts", json={"influencer": "lena-glow"})
+        assert first.status_code == second.status_code == 201
+        assert first.json()["cart_id"] != second.json()["cart_id"]
+        cart_id = first.json()["cart_id"]
+        client.post(f"/api/carts/{cart_id}/items", json={"sku": "GLOW-SERUM", "quantity": 1})
+        views = [client.get(f"/api/carts/{cart_id}") for _ in range(3)]
+        order = client.post(
+            "/api/checkout",
+            json={"cart_id": cart_id, "email": "fan@example.com"},
+            headers={"Idempotency-Key": f"edge-test-{cart_id}"},
+        )
+    assert order.status_code == 201, order.text
+    for response in (first, second, *views, order):
+        assert response.headers["X-Cache"] == "PASS"
+    assert views[-1].json()["checked_out"] is False or views[-1].json()["items"]
+
+
+def test_purge_needs_the_token(stack: Stack) -> None:
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        client.get("/c/sofia-style")
+        assert client.get("/c/sofia-style").headers["X-Cache"] in ("HIT", "STALE", "UPDATING")
+        assert client.get("/_purge/c/sofia-style").status_code == 401
+        assert (
+            client.get("/_purge/c/sofia-style", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        )
+        assert client.get("/c/sofia-style").headers["X-Cache"] != "MISS"  # a refused purge purged nothing
+        purged = client.get(
+            "/_purge/c/sofia-style", headers={"Authorization": f"Bearer {stack.purge_token()}"}
+        )
+        assert purged.status_code == 200
+        assert client.get("/c/sofia-style?utm_source=x").headers["X-Cache"] == "MISS"
+
+
+def test_json_access_log_for_the_exporter(stack: Stack) -> None:
+    import json
+
+    httpx.get(f"{EDGE}/c/lena-glow?utm_campaign=log-check", timeout=10)
+    log = stack.directory / "edge" / "logs" / "access.json"
+    assert wait_until(lambda: log.exists() and "log-check" not in log.read_text() and log.read_text(), 5)
+    time.sleep(1.5)  # the log buffer flushes every second
+    entry = json.loads(log.read_text().strip().splitlines()[-1])
+    assert set(entry) >= {"time", "method", "route", "status", "request_time", "upstream_time", "cache"}
+    assert entry["route"] == "/c/{slug}"
+
+
+def test_one_client_over_the_rate_limit_gets_429_others_do_not(stack: Stack) -> None:
+    def client_from(address: str) -> httpx.Client:
+        return httpx.Client(base_url=EDGE, timeout=10, transport=httpx.HTTPTransport(local_address=address))
+
+    body = {"cart_id": "00000000-0000-4000-8000-000000000000", "email": "bot@example.com"}
+    with client_from("127.0.0.2") as greedy, client_from("127.0.0.3") as polite:
+        codes = [
+            greedy.post("/api/checkout", json=body, headers={"Idempotency-Key": f"rl-{i:04d}"}).status_code
+            for i in range(40)
+        ]
+        assert 429 in codes
+        assert codes[0] != 429
+        limited = polite.post("/api/checkout", json=body, headers={"Idempotency-Key": "rl-polite-1"})
+        assert limited.status_code == 404  # an unknown cart: the app answered, no 429
+        assert polite.get("/c/lena-glow").status_code == 200
+        assert (
+            greedy.post("/api/checkout", json=body, headers={"Idempotency-Key": "rl-9999"}).status_code == 429
+        )
+
+
+def haproxy_server_state(server: str) -> tuple[float, float]:
+    """(status 1=UP, effective weight) of one app server from HAProxy's Prometheus endpoint."""
+    text = httpx.get(f"{STATS}/metrics", timeout=5).text
+    status = weight = -1.0
+    for line in text.splitlines():
+        if f'proxy="app",server="{server}"' not in line:
+            continue
+        if line.startswith("haproxy_server_status{") and 'state="UP"' in line:
+            status = float(line.rsplit(" ", 1)[1])
+        if line.startswith("haproxy_server_weight{"):
+            weight = float(line.rsplit(" ", 1)[1])
+    return status, weight
+
+
+def test_killed_instance_costs_few_errors_and_returns_with_slow_start(stack: Stack) -> None:
+    pid = stack.supervisorctl("pid", "campaign-app-8101").strip()
+    assert pid.isdigit(), pid
+    results: list[int] = []
+
+    def stream(worker: int) -> None:
+        # A client address each, as real visitors have: one address would trip the per-client limit.
+        transport = httpx.HTTPTransport(local_address=f"127.0.1.{worker + 1}")
+        with httpx.Client(base_url=EDGE, timeout=10, transport=transport) as client:
+            for i in range(150):
+                try:
+                    results.append(client.get(f"/api/products/GLOW-SERUM?n={worker}-{i}").status_code)
+                except httpx.HTTPError:
+                    results.append(-1)
+                time.sleep(0.01)
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(stream, w) for w in range(8)]
+        time.sleep(0.8)
+        os.kill(int(pid), 9)  # a crash, not a graceful stop
+        for future in futures:
+            future.result()
+    errors = sum(code != 200 for code in results)
+    assert len(results) == 1200
+    print(f"killed instance: {errors} failed requests of {len(results)}: {sorted(set(results))}")
+    # HAProxy retries refused connections on another server; only requests in flight on the crashed
+    # instance can fail. Bound measured here: well under 1%.
+    assert errors <= 12, f"{errors} errors of {len(results)}"
+    assert results[-100:] == [200] * 100  # traffic goes on on the other instances
+    # supervisord restarts a crashed instance within about two seconds, often before HAProxy's checks
+    # mark it down. To watch the return, hold it down until HAProxy has noticed, then let it come
+    # back: HAProxy must ramp its weight up (slow start) instead of sending it a full share at once.
+    stack.supervisorctl("stop", "campaign-app-8101")
+    assert wait_until(lambda: haproxy_server_state("app1")[0] == 0, 15)
+    stack.supervisorctl("start", "campaign-app-8101")
+    assert wait_until(lambda: haproxy_server_state("app1")[0] == 1, 30)
+    weight_at_return = haproxy_server_state("app1")[1]
+    assert 0 <= weight_at_return < 100, weight_at_return
+    assert wait_until(lambda: haproxy_server_state("app1")[1] == 100, 20)
+
+
+def test_origin_down_serves_stale_pages_and_a_clear_503_for_checkout(stack: Stack) -> None:
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        assert client.get("/c/lena-glow").status_code == 200
+        stack.supervisorctl("stop", *(f"campaign-app-{port}" for port in APP_PORTS))
+        try:
+            time.sleep(6)  # past the local stack's 5 s freshness: the cached copy is now stale
+            page = client.get("/c/lena-glow?utm_source=ig&utm_campaign=outage")
+            assert page.status_code == 200
+            assert page.headers["X-Cache"] in ("STALE", "UPDATING")
+            assert "Lena Glow" in page.text
+            checkout = client.post(
+                "/api/checkout",
+                json={"cart_id": "00000000-0000-4000-8000-000000000001", "email": "a@example.com"},
+                headers={"Idempotency-Key": "outage-0001"},
+            )
+            assert checkout.status_code == 503
+            assert "retry" in checkout.json()["error"]
+            assert "Retry-After" in checkout.headers
+        finally:
+            stack.supervisorctl("start", *(f"campaign-app-{port}" for port in APP_PORTS))
+    assert wait_until(lambda: httpx.get(f"{EDGE}/api/products", timeout=5).status_code == 200, 30)
