@@ -48,6 +48,7 @@ test: lint typecheck pytest
 bench: bootstrap
 	$(PY) benchmarks/app_throughput.py
 	$(PY) benchmarks/generator_efficiency.py
+	$(PY) benchmarks/edge_throughput.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

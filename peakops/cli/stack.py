@@ -90,9 +90,15 @@ def probes(urls: dict[str, Any]) -> dict[str, bool]:
     return {name: _up(url) for name, url in checks.items()}
 
 
-def up() -> None:
+def up(
+    extra_vars: Annotated[
+        list[str] | None,
+        typer.Option("--extra-vars", "-e", help="Passed to ansible-playbook, e.g. -e key=value."),
+    ] = None,
+) -> None:
     """Bring the local stack up (idempotent): app instances, HAProxy, the nginx edge."""
-    raise typer.Exit(run_playbook("site.yml"))
+    extra = [arg for value in extra_vars or [] for arg in ("-e", value)]
+    raise typer.Exit(run_playbook("site.yml", *extra))
 
 
 def down() -> None:
