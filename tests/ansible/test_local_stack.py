@@ -121,6 +121,68 @@ def test_tracking_parameters_do_not_split_the_cache(stack: Stack) -> None:
     assert hits / 199 >= 0.98, statuses
 
 
+def origin_fetches(route: str) -> float:
+    """Requests for one route template that reached the app instances (their own counters)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    total = 0.0
+    for port in APP_PORTS:
+        try:
+            text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            continue
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "peakops_http_requests_total" and sample.labels.get("route") == route:
+                    total += sample.value
+    return total
+
+
+def test_warm_up_then_stampede_collapses_to_one_origin_fetch(stack: Stack) -> None:
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        # Warmed by the converge: the campaign's landing pages are already in the cache.
+        for slug in ("lena-glow", "marco-fit", "sofia-style"):
+            assert client.get(f"/c/{slug}").headers["X-Cache"] != "MISS"
+        token = {"Authorization": f"Bearer {stack.purge_token()}"}
+        assert client.get("/_purge/c/marco-fit", headers=token).status_code == 200
+    before = origin_fetches("/c/{slug}")
+
+    def visit(i: int) -> int:
+        response = httpx.get(f"{EDGE}/c/marco-fit?utm_content=stampede-{i}", timeout=10)
+        return response.status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        codes = list(pool.map(visit, range(100)))
+    assert codes == [200] * 100
+    assert origin_fetches("/c/{slug}") - before == 1  # one origin fetch for 100 concurrent visitors
+
+
+def test_stale_while_revalidate(stack: Stack) -> None:
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        client.get("/c/lena-glow")
+        time.sleep(6)  # past the local stack's 5 s freshness
+        before = origin_fetches("/c/{slug}")
+        stale = client.get("/c/lena-glow?utm_source=swr")
+        assert stale.status_code == 200
+        assert stale.headers["X-Cache"] in ("STALE", "UPDATING")  # answered at once from the stale copy
+        assert wait_until(lambda: client.get("/c/lena-glow").headers["X-Cache"] == "HIT", 5)
+    assert origin_fetches("/c/{slug}") - before == 1  # refreshed once, in the background
+
+
+def test_backup_pool_takes_over_when_every_primary_is_down(stack: Stack) -> None:
+    primaries = [f"campaign-app-{port}" for port in APP_PORTS[:3]]
+    stack.supervisorctl("stop", *primaries)
+    try:
+        assert wait_until(
+            lambda: haproxy_server_state("app1")[0] == 0 and haproxy_server_state("app3")[0] == 0, 15
+        )
+        responses = [httpx.get(f"{EDGE}/api/products/GLOW-SERUM", timeout=10) for _ in range(20)]
+        assert [r.status_code for r in responses] == [200] * 20
+    finally:
+        stack.supervisorctl("start", *primaries)
+    assert wait_until(lambda: haproxy_server_state("app1")[0] == 1, 30)
+
+
 def test_carts_and_checkout_are_never_cached(stack: Stack) -> None:
     with httpx.Client(base_url=EDGE, timeout=10) as client:
         first = client.post("/api/carts", json={"influencer": "lena-glow"})
@@ -312,3 +374,32 @@ def test_origin_down_serves_stale_pages_and_a_clear_503_for_checkout(stack: Stac
         finally:
             stack.supervisorctl("start", *(f"campaign-app-{port}" for port in APP_PORTS))
     assert wait_until(lambda: httpx.get(f"{EDGE}/api/products", timeout=5).status_code == 200, 30)
+
+
+def test_config_changes_reload_gracefully_under_traffic(stack: Stack) -> None:
+    results: list[int] = []
+    stop = time.monotonic() + 60
+
+    def stream(worker: int) -> None:
+        transport = httpx.HTTPTransport(local_address=f"127.0.2.{worker + 1}")
+        with httpx.Client(base_url=EDGE, timeout=10, transport=transport) as client:
+            for i in range(400):
+                if time.monotonic() > stop:
+                    break
+                try:
+                    results.append(client.get(f"/api/products/GLOW-SERUM?r={worker}-{i}").status_code)
+                except httpx.HTTPError:
+                    results.append(-1)
+                time.sleep(0.02)
+
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(stream, w) for w in range(6)]
+        # New HAProxy and nginx settings: both must reload (USR2, HUP), neither may drop a request.
+        changed = peakops(stack.env, "up", "-e", "load_balancer_slowstart=9s", "-e", "edge_cache_inactive=2h")
+        for future in futures:
+            future.result()
+    assert changed.returncode == 0, changed.stdout[-3000:]
+    assert "RUNNING HANDLER [load_balancer : Reload haproxy]" in changed.stdout
+    assert "RUNNING HANDLER [edge_cache : Reload edge]" in changed.stdout
+    assert len(results) > 1000
+    assert [code for code in results if code != 200] == []
