@@ -22,31 +22,28 @@ def _load(path: Path) -> CampaignPlan:
         raise typer.Exit(2) from None
 
 
-def render_catalog(plan: CampaignPlan, source: Path) -> str:
-    """The app's catalog seed, derived from the plan's products and influencers."""
+def generated_yaml(data: object, source: Path, command: str) -> str:
+    """YAML with the header every generated file carries: where it comes from and how to remake it."""
     try:
         shown = source.resolve().relative_to(REPO_ROOT)
     except ValueError:
         shown = source
     header = (
-        f"# Generated from {shown} by `peakops plan catalog`: edit the plan, not this file.\n"
+        f"# Generated from {shown} by `peakops plan {command}`: edit the plan, not this file.\n"
         "# A drift test regenerates it and fails on any difference.\n"
     )
-    return header + yaml.safe_dump(plan.catalog_seed(), sort_keys=False, allow_unicode=True)
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def render_catalog(plan: CampaignPlan, source: Path) -> str:
+    """The app's catalog seed, derived from the plan's products and influencers."""
+    return generated_yaml(plan.catalog_seed(), source, "catalog")
 
 
 def render_ansible_vars(plan: CampaignPlan, source: Path) -> str:
     """Inventory vars derived from the plan: the landing pages the edge warms after each converge."""
-    try:
-        shown = source.resolve().relative_to(REPO_ROOT)
-    except ValueError:
-        shown = source
-    header = (
-        f"# Generated from {shown} by `peakops plan ansible-vars`: edit the plan, not this file.\n"
-        "# A drift test regenerates it and fails on any difference.\n"
-    )
     paths = ["/", *(f"/c/{i.slug}" for i in plan.influencers)]
-    return header + yaml.safe_dump({"edge_cache_warm_paths": paths}, sort_keys=False)
+    return generated_yaml({"edge_cache_warm_paths": paths}, source, "ansible-vars")
 
 
 @plan_commands.command("check")

@@ -298,6 +298,29 @@ def test_load_test_through_the_edge_reports_the_cache_hit_ratio(stack: Stack, tm
     assert summary["cache_hit_ratio"] > 0.3  # landing pages and assets come from the edge
 
 
+def stream_requests(clients: int, per_client: int, subnet: str, deadline_s: float = 60) -> list[int]:
+    """GET an uncached API path from `clients` threads, each from its own loopback address (as real
+    visitors have: one address would trip the per-client limit). -1 stands for a transport error."""
+    results: list[int] = []
+    stop = time.monotonic() + deadline_s
+
+    def stream(worker: int) -> None:
+        transport = httpx.HTTPTransport(local_address=f"{subnet}.{worker + 1}")
+        with httpx.Client(base_url=EDGE, timeout=10, transport=transport) as client:
+            for i in range(per_client):
+                if time.monotonic() > stop:
+                    break
+                try:
+                    results.append(client.get(f"/api/products/GLOW-SERUM?n={worker}-{i}").status_code)
+                except httpx.HTTPError:
+                    results.append(-1)
+                time.sleep(0.01)
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(stream, range(clients)))
+    return results
+
+
 def haproxy_server_state(server: str) -> tuple[float, float]:
     """(status 1=UP, effective weight) of one app server from HAProxy's Prometheus endpoint."""
     text = httpx.get(f"{STATS}/metrics", timeout=5).text
@@ -315,25 +338,11 @@ def haproxy_server_state(server: str) -> tuple[float, float]:
 def test_killed_instance_costs_few_errors_and_returns_with_slow_start(stack: Stack) -> None:
     pid = stack.supervisorctl("pid", "campaign-app-8101").strip()
     assert pid.isdigit(), pid
-    results: list[int] = []
-
-    def stream(worker: int) -> None:
-        # A client address each, as real visitors have: one address would trip the per-client limit.
-        transport = httpx.HTTPTransport(local_address=f"127.0.1.{worker + 1}")
-        with httpx.Client(base_url=EDGE, timeout=10, transport=transport) as client:
-            for i in range(150):
-                try:
-                    results.append(client.get(f"/api/products/GLOW-SERUM?n={worker}-{i}").status_code)
-                except httpx.HTTPError:
-                    results.append(-1)
-                time.sleep(0.01)
-
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(stream, w) for w in range(8)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(stream_requests, 8, 150, "127.0.1")
         time.sleep(0.8)
         os.kill(int(pid), 9)  # a crash, not a graceful stop
-        for future in futures:
-            future.result()
+        results = running.result()
     errors = sum(code != 200 for code in results)
     assert len(results) == 1200
     print(f"killed instance: {errors} failed requests of {len(results)}: {sorted(set(results))}")
@@ -377,27 +386,11 @@ def test_origin_down_serves_stale_pages_and_a_clear_503_for_checkout(stack: Stac
 
 
 def test_config_changes_reload_gracefully_under_traffic(stack: Stack) -> None:
-    results: list[int] = []
-    stop = time.monotonic() + 60
-
-    def stream(worker: int) -> None:
-        transport = httpx.HTTPTransport(local_address=f"127.0.2.{worker + 1}")
-        with httpx.Client(base_url=EDGE, timeout=10, transport=transport) as client:
-            for i in range(400):
-                if time.monotonic() > stop:
-                    break
-                try:
-                    results.append(client.get(f"/api/products/GLOW-SERUM?r={worker}-{i}").status_code)
-                except httpx.HTTPError:
-                    results.append(-1)
-                time.sleep(0.02)
-
-    with ThreadPoolExecutor(6) as pool:
-        futures = [pool.submit(stream, w) for w in range(6)]
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(stream_requests, 6, 400, "127.0.2")
         # New HAProxy and nginx settings: both must reload (USR2, HUP), neither may drop a request.
         changed = peakops(stack.env, "up", "-e", "load_balancer_slowstart=9s", "-e", "edge_cache_inactive=2h")
-        for future in futures:
-            future.result()
+        results = running.result()
     assert changed.returncode == 0, changed.stdout[-3000:]
     assert "RUNNING HANDLER [load_balancer : Reload haproxy]" in changed.stdout
     assert "RUNNING HANDLER [edge_cache : Reload edge]" in changed.stdout
