@@ -1,14 +1,14 @@
 """`peakops demo`: a campaign rehearsal on this machine.
 
-Today: start the app seeded from the demo campaign (campaigns/demo.yaml), replay the campaign's first
-influencer spike through it with Locust (arrivals from the plan, the full funnel), print the verdict and
-the attribution report. Traffic goes only to the app it started on 127.0.0.1 and stops by itself.
-Later issues add the edge, the load balancer, faults and alerts.
+Today: bring the local stack up with Ansible (app instances seeded from the demo campaign, HAProxy, the
+nginx edge, warmed), replay the campaign's first influencer spike through the edge with Locust (arrivals
+from campaigns/demo.yaml, the whole funnel), print the verdict, the edge's cache hit ratio and the
+attribution report, and bring the stack down (`--keep` leaves it running). Traffic goes only to
+127.0.0.1 and stops by itself. Later issues add faults and alerts.
 """
 
 from __future__ import annotations
 
-import secrets
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,14 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from peakops.cli import stack
 from peakops.cli.loadtest import DEFAULT_PLAN, locust_command, print_summary, run_loadtest
-from peakops.procs import REPO_ROOT, run_app
-
-DEMO_CATALOG = REPO_ROOT / "app" / "seed" / "demo-catalog.yaml"
+from peakops.procs import REPO_ROOT
 
 
 def print_attribution(attribution: dict[str, Any], console: Console) -> None:
-    table = Table(title="Attribution (GET /api/attribution)")
+    table = Table(title="Attribution (GET /api/attribution through the edge)")
     for column in ("influencer", "visits", "carts", "orders", "revenue"):
         table.add_column(column)
     for row in attribution["influencers"]:
@@ -38,35 +37,55 @@ def demo(
     peak_arrivals: Annotated[
         float, typer.Option(help="Visitors arriving in the busiest second.", min=1)
     ] = 40,
-    database_url: Annotated[str, typer.Option(help="Database URL; a fresh SQLite file by default.")] = "",
+    keep: Annotated[
+        bool, typer.Option(help="Leave the stack running afterwards (peakops down stops it).")
+    ] = False,
     report_dir: Annotated[Path | None, typer.Option(help="Keep the load test report here.")] = None,
 ) -> None:
-    """Rehearse the demo campaign's spike against a local app and print the verdict."""
+    """Rehearse the demo campaign's spike through the local stack and print the verdict."""
     import httpx
 
     console = Console()
-    admin_token = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="peakops-demo-") as tmp:
-        env = {
-            "PEAKOPS_DATA_DIR": tmp,
-            "PEAKOPS_CATALOG": str(DEMO_CATALOG),
-            "PEAKOPS_ADMIN_TOKEN": admin_token,
-            "PEAKOPS_DATABASE_URL": database_url,
-        }
-        console.print(f"[bold]Starting the app[/bold] seeded from {DEFAULT_PLAN.relative_to(REPO_ROOT)}")
-        with run_app(env, Path(tmp) / "app.log") as app:
-            console.print(f"app ready at {app.url}; replaying the first influencer spike for {duration} s")
+        log = Path(tmp) / "ansible.log"
+        console.print(
+            "[bold]Bringing the local stack up[/bold] (ansible-playbook ansible/playbooks/site.yml)"
+        )
+        if stack.run_playbook("site.yml", log=log) != 0:
+            console.print(log.read_text()[-4000:], markup=False)
+            console.print("[red]the stack did not come up[/red]")
+            raise typer.Exit(3)
+        code = 3
+        try:
+            urls = stack.endpoints(stack.inventory_vars())
+            admin_token = (
+                Path(stack.resolved_var("peakops_stack_dir")) / "secrets" / "admin_token"
+            ).read_text()
+            console.print(
+                f"edge {urls['edge']} -> load balancer {urls['load_balancer']} -> "
+                f"{len(urls['app_instances'])} app instances; replaying the first spike for {duration} s"
+            )
             directory = report_dir or Path(tmp) / "report"
             command = locust_command(
-                app.url, DEFAULT_PLAN, None, duration, directory, peak_arrivals=peak_arrivals
+                urls["edge"], DEFAULT_PLAN, None, duration, directory, peak_arrivals=peak_arrivals
             )
             code, summary = run_loadtest(command, directory, duration, console)
             attribution = httpx.get(
-                f"{app.url}/api/attribution", headers={"Authorization": f"Bearer {admin_token}"}, timeout=10
+                f"{urls['edge']}/api/attribution",
+                headers={"Authorization": f"Bearer {admin_token.split()[0]}"},
+                timeout=10,
             ).json()
-        if summary:
-            print_summary(summary, console)
-        print_attribution(attribution, console)
-        if report_dir is not None:
-            console.print(f"report: {report_dir / 'report.html'}")
+            if summary:
+                print_summary(summary, console)
+                ratio = summary.get("cache_hit_ratio")
+                console.print(f"edge cache hit ratio (X-Cache): {ratio:.0%}" if ratio is not None else "")
+            print_attribution(attribution, console)
+            if report_dir is not None:
+                console.print(f"report: {report_dir / 'report.html'}")
+        finally:
+            if keep:
+                console.print("the stack keeps running: `peakops status`, `peakops down`")
+            else:
+                stack.run_playbook("down.yml", log=log)
+    console.print(f"plan: {DEFAULT_PLAN.relative_to(REPO_ROOT)}")
     raise typer.Exit(code)

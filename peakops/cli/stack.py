@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -31,7 +32,8 @@ def _ansible_env() -> dict[str, str]:
     return {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
 
 
-def run_playbook(playbook: str, *extra: str) -> int:
+def run_playbook(playbook: str, *extra: str, log: Path | None = None) -> int:
+    """ansible-playbook on the local inventory; its output goes to the terminal, or to `log`."""
     command = [
         str(BIN / "ansible-playbook"),
         "-i",
@@ -39,7 +41,12 @@ def run_playbook(playbook: str, *extra: str) -> int:
         str(ANSIBLE_DIR / "playbooks" / playbook),
         *extra,
     ]
-    return subprocess.run(command, env=_ansible_env(), cwd=REPO_ROOT, check=False).returncode
+    if log is None:
+        return subprocess.run(command, env=_ansible_env(), cwd=REPO_ROOT, check=False).returncode
+    with log.open("w") as handle:
+        return subprocess.run(
+            command, env=_ansible_env(), cwd=REPO_ROOT, check=False, stdout=handle, stderr=subprocess.STDOUT
+        ).returncode
 
 
 def inventory_vars() -> dict[str, Any]:
@@ -53,6 +60,17 @@ def inventory_vars() -> dict[str, Any]:
     )
     data: dict[str, Any] = json.loads(result.stdout)
     return data
+
+
+def resolved_var(name: str) -> Any:
+    """One inventory variable with its templates rendered (ansible-inventory shows them raw)."""
+    result = subprocess.run(
+        [str(BIN / "ansible"), "-i", str(LOCAL_INVENTORY), "localhost", "-m", "ansible.builtin.debug",
+         "-a", f"var={name}"],
+        env=_ansible_env(), cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    # Output: "localhost | SUCCESS => <the result, as YAML (ansible.cfg: callback_result_format)>"
+    return yaml.safe_load(result.stdout.split("=>", 1)[1])[name]
 
 
 def endpoints(variables: dict[str, Any]) -> dict[str, Any]:
