@@ -6,7 +6,6 @@ the field, e.g. ``catalog.yaml: products[2] (sku 'HOODIE'): price: Input should 
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,10 +116,3 @@ def load_catalog(path: Path) -> CatalogSeed:
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read catalog seed: {exc.strerror}") from exc
     return parse_catalog(text, str(path))
-
-
-_slug_re = re.compile(SLUG_PATTERN)
-
-
-def is_valid_slug(slug: str) -> bool:
-    return bool(_slug_re.match(slug))

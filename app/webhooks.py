@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-TIMESTAMP_HEADER = "x-peakops-timestamp"
-SIGNATURE_HEADER = "x-peakops-signature"
 SCHEME = "sha256="
 
 

@@ -59,11 +59,6 @@ class Arrivals:
         self.started_wall = time.time()
         self._greenlet = gevent.spawn(self._run)
 
-    def stop(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill(block=False)
-        self.finished = True
-
     def second_of(self, wall_time: float) -> int:
         return int(wall_time - self.started_wall)
 

@@ -44,6 +44,7 @@ class RunContext:
     arrivals: Arrivals
     collector: Collector
     think_scale: float = 1.0
+    max_slots: int = 5000
     rng: random.Random = field(default_factory=random.Random)
     assets: list[str] = field(default_factory=list)
 
@@ -89,7 +90,7 @@ class Visitor(FastHttpUser):
     connection_timeout = 10.0
 
     def on_start(self) -> None:
-        self.journey = ""
+        # Passed with every request, so the request listener can attribute it to its journey.
         self.request_context: dict[str, str] = {"journey": ""}
         self.rtt_s = 0.0
 
@@ -116,7 +117,7 @@ class Visitor(FastHttpUser):
             kwargs["headers"] = {**kwargs.get("headers", {}), "Content-Type": "application/json"}
         if self.rtt_s:
             gevent.sleep(self.rtt_s)  # a slow mobile network: latency emulation, not bandwidth
-        if not ok and self.journey != ABUSIVE:
+        if not ok and self.request_context["journey"] != ABUSIVE:
             # Locust already counts >= 400 as a failure; the context manager below costs about a tenth
             # of a request's generator CPU, so it is kept for the calls that accept other codes.
             return self.client.request(method, path, name=name, context=self.request_context, **kwargs)
@@ -127,7 +128,7 @@ class Visitor(FastHttpUser):
             status = response.status_code
             if status in ok or (status and status < 400):
                 response.success()
-            elif self.journey == ABUSIVE and status and 400 <= status < 500:
+            elif self.request_context["journey"] == ABUSIVE and status and 400 <= status < 500:
                 response.success()  # refused abuse is the shop working
             else:
                 response.failure(f"HTTP {status}")
@@ -150,16 +151,11 @@ class Visitor(FastHttpUser):
     def play(self, run: RunContext, ticket: Ticket) -> None:
         self.request_context = {"journey": journey_of(ticket.kind)}
         if ticket.kind == ABUSIVE:
-            self.journey = ABUSIVE
             self.abusive(run)
-            return
-        if ticket.kind == RETURNING:
-            self.journey = RETURNING
+        elif ticket.kind == RETURNING:
             self.returning(run)
-            return
-        influencer = None if ticket.kind == ORGANIC else run.influencer(ticket.kind)
-        self.journey = ORGANIC if influencer is None else "influencer"
-        self.visit(run, influencer)
+        else:
+            self.visit(run, None if ticket.kind == ORGANIC else run.influencer(ticket.kind))
 
     def visit(self, run: RunContext, influencer: Influencer | None) -> None:
         funnel = run.plan.funnel

@@ -112,24 +112,15 @@ class CampaignShape(LoadTestShape):
         now = min(int(elapsed), run.timeline.seconds - 1)
         upcoming = max(run.timeline.totals[now : now + 5] or [0.0])
         needed = math.ceil(upcoming * journey_seconds(run.plan, run.think_scale) * SLOT_HEADROOM) + 10
-        self.slots = max(self.slots, min(needed, int(run_options().max_slots)))
+        self.slots = max(self.slots, min(needed, run.max_slots))
         return self.slots, float(max(100, self.slots))
-
-
-_OPTIONS: Any = None
-
-
-def run_options() -> Any:
-    return _OPTIONS
 
 
 @events.init.add_listener
 def _setup(environment: Environment, **_kwargs: Any) -> None:
-    global _OPTIONS
     options = environment.parsed_options
     if options is None:  # imported by a tool, not run by Locust
         return
-    _OPTIONS = options
     try:
         plan = load_plan(Path(options.plan))
     except PlanError as exc:
@@ -138,7 +129,9 @@ def _setup(environment: Environment, **_kwargs: Any) -> None:
     timeline = build_timeline(plan, options)
     collector = Collector()
     arrivals = Arrivals(timeline, collector)
-    journeys.CONTEXT = RunContext(plan, timeline, arrivals, collector, think_scale=options.think_scale)
+    journeys.CONTEXT = RunContext(
+        plan, timeline, arrivals, collector, think_scale=options.think_scale, max_slots=options.max_slots
+    )
     runner = environment.runner
 
     if not isinstance(runner, MasterRunner):
