@@ -1,5 +1,5 @@
-"""Fault injection for rehearsals: added latency, error ratio and payment failure ratio, per route
-template or global ("*"), each rule with an expiry so a forgotten rehearsal heals itself.
+"""Fault injection for rehearsals: added latency, error ratio, payment and promo-check failure ratios, per
+route template or global ("*"), each rule with an expiry so a forgotten rehearsal heals itself.
 
 Rules live in this instance's memory: a rehearsal through the load balancer sets them on every instance
 (the instances are listed by `peakops status --json`). Probes and /metrics are never faulted, or the
@@ -26,6 +26,7 @@ class FaultSpec(BaseModel):
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     error_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
     payment_failure_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    promo_failure_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
     ttl_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
 
@@ -79,6 +80,14 @@ class FaultRegistry:
             if rule.error_ratio and self.rng.random() < rule.error_ratio:
                 effect.error = True
         return effect
+
+    def promo_should_fail(self) -> bool:
+        if not self.rules:
+            return False
+        return any(
+            rule.promo_failure_ratio and self.rng.random() < rule.promo_failure_ratio
+            for rule in self.active()
+        )
 
     def payment_should_fail(self) -> bool:
         if not self.rules:

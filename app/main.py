@@ -122,7 +122,14 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             settings.payment_circuit_failure_threshold, settings.payment_circuit_reset_seconds
         ),
     )
-    shop = Shop(database, payments, metrics, settings.catalog_cache_seconds, settings.catalog_stale_seconds)
+    shop = Shop(
+        database,
+        payments,
+        metrics,
+        settings.catalog_cache_seconds,
+        settings.catalog_stale_seconds,
+        promo_should_fail=faults.promo_should_fail,
+    )
     runtime = Runtime(settings=settings, metrics=metrics, shop=shop, faults=faults)
     assets = AssetManifest()
     views = CatalogViews(settings, assets)

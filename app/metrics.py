@@ -37,6 +37,21 @@ class PaymentError(StrEnum):
     CIRCUIT_OPEN = "circuit_open"
 
 
+class AuthorizationResult(StrEnum):
+    """The end of one customer's authorisation, after retries: what the payment SLI counts."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"  # the customer's card: must not burn the error budget
+    FAILED = "failed"  # timeouts or provider errors through every retry
+    CIRCUIT_OPEN = "circuit_open"  # refused fast while the provider is known to be down
+
+
+class PromoCheck(StrEnum):
+    ACCEPTED = "accepted"
+    UNKNOWN = "unknown"  # the customer typed a code that does not exist: not the shop's fault
+    ERROR = "error"  # the shop could not check the code: burns the promo SLO's budget
+
+
 class AppMetrics:
     """The app's metric families, registered on the given registry (a fresh one per test)."""
 
@@ -94,6 +109,20 @@ class AppMetrics:
             "payment_errors",
             "Payment provider failures by kind.",
             ["kind"],
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self.payment_authorizations = Counter(
+            "payment_authorizations",
+            "Customers' payment authorisations by final result, after retries.",
+            ["result"],
+            namespace=NAMESPACE,
+            registry=registry,
+        )
+        self.promo_checks = Counter(
+            "promo_checks",
+            "Promo codes checked at checkout, by result.",
+            ["result"],
             namespace=NAMESPACE,
             registry=registry,
         )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.metrics import AppMetrics, PaymentError
+from app.metrics import AppMetrics, AuthorizationResult, PaymentError
 
 SANDBOX_REMEMBERED_KEYS = 100_000
 
@@ -29,9 +29,12 @@ class PaymentDeclined(Exception):
 class PaymentUnavailable(Exception):
     """The provider could not be reached in time, or the circuit is open: retry later."""
 
-    def __init__(self, message: str, retry_after: float) -> None:
+    def __init__(
+        self, message: str, retry_after: float, result: AuthorizationResult = AuthorizationResult.FAILED
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.result = result
 
 
 class ProviderError(Exception):
@@ -152,11 +155,29 @@ class ResilientPayments:
     async def authorize(
         self, amount_cents: int, currency: str, email: str, idempotency_key: str
     ) -> Authorization:
+        try:
+            auth = await self._authorize(amount_cents, currency, email, idempotency_key)
+        except PaymentDeclined:
+            self.metrics.payment_authorizations.labels(AuthorizationResult.DECLINED).inc()
+            raise
+        except PaymentUnavailable as exc:
+            self.metrics.payment_authorizations.labels(exc.result).inc()
+            raise
+        self.metrics.payment_authorizations.labels(AuthorizationResult.APPROVED).inc()
+        return auth
+
+    async def _authorize(
+        self, amount_cents: int, currency: str, email: str, idempotency_key: str
+    ) -> Authorization:
         for attempt in range(1, self.max_attempts + 1):
             if not self.breaker.allow():
                 self.metrics.payment_errors.labels(PaymentError.CIRCUIT_OPEN).inc()
                 self.metrics.payment_circuit_open.set(1)
-                raise PaymentUnavailable("payment provider unavailable", self.breaker.retry_after() or 1.0)
+                raise PaymentUnavailable(
+                    "payment provider unavailable",
+                    self.breaker.retry_after() or 1.0,
+                    AuthorizationResult.CIRCUIT_OPEN,
+                )
             self.metrics.payment_requests.inc()
             try:
                 async with asyncio.timeout(self.timeout_s):

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,7 +27,7 @@ from app import db as schema
 from app import queries
 from app.catalog import CatalogSeed
 from app.db import Database
-from app.metrics import AppMetrics, CheckoutOutcome
+from app.metrics import AppMetrics, CheckoutOutcome, PromoCheck
 from app.payments import PaymentDeclined, PaymentUnavailable, ResilientPayments
 
 MAX_QUANTITY = 100
@@ -84,6 +85,11 @@ class Declined(ShopError):
 class PaymentDown(ShopError):
     status = 503
     outcome = CheckoutOutcome.PAYMENT_UNAVAILABLE
+
+
+class PromoUnavailable(ShopError):
+    status = 503
+    outcome = CheckoutOutcome.ERROR
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,9 @@ class Shop:
         metrics: AppMetrics,
         catalog_cache_seconds: float = 1.0,
         catalog_stale_seconds: float = 5.0,
+        promo_should_fail: Callable[[], bool] = lambda: False,
     ) -> None:
+        self.promo_should_fail = promo_should_fail
         self.db = database
         self.payments = payments
         self.metrics = metrics
@@ -379,6 +387,20 @@ class Shop:
         self.metrics.checkouts.labels(outcome).inc()
         return result
 
+    async def _check_promo(self, promo_code: str) -> Influencer:
+        try:
+            if self.promo_should_fail():
+                raise PromoUnavailable("promo codes cannot be checked right now; try again in a moment")
+            influencer = (await self.snapshot()).by_promo.get(promo_code)
+        except Exception:
+            self.metrics.promo_checks.labels(PromoCheck.ERROR).inc()
+            raise
+        if influencer is None:
+            self.metrics.promo_checks.labels(PromoCheck.UNKNOWN).inc()
+            raise InvalidPromo(f"unknown promo code {promo_code!r}")
+        self.metrics.promo_checks.labels(PromoCheck.ACCEPTED).inc()
+        return influencer
+
     async def _checkout(
         self, cart_id: str, email: str, promo_code: str | None, idempotency_key: str
     ) -> CheckoutResult:
@@ -386,9 +408,7 @@ class Shop:
         request_hash = checkout_request_hash(cart_id, email, promo_code)
         influencer = None
         if promo_code:
-            influencer = (await self.snapshot()).by_promo.get(promo_code)
-            if influencer is None:
-                raise InvalidPromo(f"unknown promo code {promo_code!r}")
+            influencer = await self._check_promo(promo_code)
 
         async with self.db.read() as conn:
             replay = await self._replay(conn, idempotency_key, request_hash)

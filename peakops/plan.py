@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from peakops.validation import format_errors
+
 SLUG = r"^[a-z0-9][a-z0-9-]{0,63}$"
 SKU = r"^[A-Z0-9][A-Z0-9_-]{0,63}$"
 
@@ -209,30 +211,6 @@ class CampaignPlan(_Strict):
         }
 
 
-def _label(data: Any, loc: tuple[int | str, ...]) -> str:
-    """('influencers', 1, 'click_through') -> "influencers[1] (slug 'marco-fit'): click_through"."""
-    path = ""
-    hint = ""
-    node = data
-    for index, item in enumerate(loc):
-        if isinstance(item, int):
-            path += f"[{item}]"
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-            if isinstance(node, dict) and index < len(loc) - 1:
-                for key in ("slug", "sku"):
-                    if key in node:
-                        hint = f" ({key} {node[key]!r})"
-        else:
-            if hint and path:
-                path += hint + ":"
-                hint = ""
-                path += f" {item}"
-            else:
-                path += f".{item}" if path else str(item)
-            node = node.get(item) if isinstance(node, dict) else None
-    return path or "<top level>"
-
-
 def parse_plan(text: str, source: str) -> CampaignPlan:
     try:
         data = yaml.safe_load(text)
@@ -243,14 +221,7 @@ def parse_plan(text: str, source: str) -> CampaignPlan:
     try:
         return CampaignPlan.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = _label(data, err["loc"])
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(
-                f"{source}: {where}: {message}" if where != "<top level>" else f"{source}: {message}"
-            )
-        raise PlanError("\n".join(lines)) from None
+        raise PlanError(format_errors(exc, data, source, keys=("slug", "sku"))) from None
 
 
 def load_plan(path: Path) -> CampaignPlan:

@@ -116,3 +116,33 @@ def test_registry_unit_behaviour() -> None:
     assert other is not None
     assert not other.error
     assert faults.effect_for("/readyz") is None
+
+
+def test_business_outcomes_separate_customer_mistakes_from_shop_failures(
+    client: httpx.Client, admin_headers: dict[str, str]
+) -> None:
+    """The SLIs' raw material: unknown codes and declined cards are the customer's, the rest the shop's."""
+    promo = "LENA15"  # from tests/app/catalog.yaml
+    assert checkout(client, new_cart(client, {"TEE": 1}), promo_code=promo).status_code == 201
+    assert checkout(client, new_cart(client, {"TEE": 1}), promo_code="NOSUCHCODE").status_code == 422
+    client.post(
+        "/api/admin/faults", headers=admin_headers, json={"promo_failure_ratio": 1.0, "ttl_seconds": 60}
+    )
+    refused = checkout(client, new_cart(client, {"TEE": 1}), promo_code=promo)
+    assert refused.status_code == 503, refused.text
+    assert checkout(client, new_cart(client, {"TEE": 1})).status_code == 201  # no code: not affected
+    client.delete("/api/admin/faults", headers=admin_headers)
+    assert metric_value(client, "peakops_promo_checks_total", result="accepted") == 1
+    assert metric_value(client, "peakops_promo_checks_total", result="unknown") == 1
+    assert metric_value(client, "peakops_promo_checks_total", result="error") == 1
+    assert metric_value(client, "peakops_checkouts_total", outcome="error") == 1
+
+    client.post(
+        "/api/admin/faults", headers=admin_headers, json={"payment_failure_ratio": 1.0, "ttl_seconds": 60}
+    )
+    assert checkout(client, new_cart(client, {"TEE": 1})).status_code == 503
+    client.delete("/api/admin/faults", headers=admin_headers)
+    assert metric_value(client, "peakops_payment_authorizations_total", result="approved") == 2
+    failed = metric_value(client, "peakops_payment_authorizations_total", result="failed")
+    fast = metric_value(client, "peakops_payment_authorizations_total", result="circuit_open")
+    assert failed + fast == 1
