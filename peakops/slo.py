@@ -91,7 +91,9 @@ class Events(_Strict):
     @classmethod
     def _has_window(cls, value: str) -> str:
         if WINDOW_PLACEHOLDER not in value:
-            raise ValueError(f"must contain {WINDOW_PLACEHOLDER} where the range goes, e.g. [{{{{.window}}}}]")
+            raise ValueError(
+                f"must contain {WINDOW_PLACEHOLDER} where the range goes, e.g. [{{{{.window}}}}]"
+            )
         if value.count("(") != value.count(")") or value.count("[") != value.count("]"):
             raise ValueError("unbalanced brackets")
         return value
@@ -242,7 +244,9 @@ class SLOSpec(_Strict):
         names: dict[str, int] = {}
         for index, slo in enumerate(self.slos):
             if slo.name in names:
-                raise ValueError(f"slos[{index}].name: duplicate {slo.name!r} (first at slos[{names[slo.name]}])")
+                raise ValueError(
+                    f"slos[{index}].name: duplicate {slo.name!r} (first at slos[{names[slo.name]}])"
+                )
             names[slo.name] = index
             if slo.peakops.campaign and self.peakops.campaign is None:
                 raise ValueError(

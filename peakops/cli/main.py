@@ -8,6 +8,7 @@ from rich.console import Console
 
 from peakops.cli import demo, loadtest, stack
 from peakops.cli.plan import plan_commands
+from peakops.cli.slo import slo_commands
 
 app = typer.Typer(
     no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike."
@@ -15,6 +16,7 @@ app = typer.Typer(
 app_commands = typer.Typer(no_args_is_help=True, help="The campaign app.")
 app.add_typer(app_commands, name="app")
 app.add_typer(plan_commands, name="plan")
+app.add_typer(slo_commands, name="slo")
 app.command("demo")(demo.demo)
 app.command("loadtest")(loadtest.loadtest)
 app.command("up")(stack.up)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
+from peakops.generated import generated_yaml, shown
 from peakops.plan import CampaignPlan, PlanError, load_plan
-from peakops.procs import REPO_ROOT
 
 plan_commands = typer.Typer(no_args_is_help=True, help="Campaign plans (campaigns/*.yaml).")
 
@@ -22,28 +21,16 @@ def _load(path: Path) -> CampaignPlan:
         raise typer.Exit(2) from None
 
 
-def generated_yaml(data: object, source: Path, command: str) -> str:
-    """YAML with the header every generated file carries: where it comes from and how to remake it."""
-    try:
-        shown = source.resolve().relative_to(REPO_ROOT)
-    except ValueError:
-        shown = source
-    header = (
-        f"# Generated from {shown} by `peakops plan {command}`: edit the plan, not this file.\n"
-        "# A drift test regenerates it and fails on any difference.\n"
-    )
-    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-
-
 def render_catalog(plan: CampaignPlan, source: Path) -> str:
     """The app's catalog seed, derived from the plan's products and influencers."""
-    return generated_yaml(plan.catalog_seed(), source, "catalog")
+    return generated_yaml(plan.catalog_seed(), [source], f"peakops plan catalog {shown(source)}")
 
 
 def render_ansible_vars(plan: CampaignPlan, source: Path) -> str:
     """Inventory vars derived from the plan: the landing pages the edge warms after each converge."""
     paths = ["/", *(f"/c/{i.slug}" for i in plan.influencers)]
-    return generated_yaml({"edge_cache_warm_paths": paths}, source, "ansible-vars")
+    command = f"peakops plan ansible-vars {shown(source)}"
+    return generated_yaml({"edge_cache_warm_paths": paths}, [source], command)
 
 
 @plan_commands.command("check")

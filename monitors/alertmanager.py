@@ -1,0 +1,151 @@
+"""The Alertmanager config that goes with the generated rules.
+
+    Watchdog                           -> watchdog (a dead man's switch; repeats every minute)
+    severity=page                      -> pager  (PagerDuty + webhook)
+    severity=ticket, campaign=<name>   -> pager, only inside the campaign window, and continues to ...
+    severity=ticket                    -> chat   (Slack + webhook)
+    a page inhibits the ticket of the same service and SLO
+
+Secrets are files next to the config (``secrets/slack_api_url``, ``secrets/pagerduty_routing_key``):
+Alertmanager resolves relative ``*_file`` paths against the config's directory, and the monitoring role
+writes them from environment variables or vaulted vars. Nothing secret is ever in this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from peakops.plan import CampaignPlan
+
+SLACK_API_URL_FILE = "secrets/slack_api_url"
+TITLE = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} {{ .CommonLabels.slo }}"
+PAGERDUTY_KEY_FILE = "secrets/pagerduty_routing_key"
+
+
+@dataclass(frozen=True)
+class Receivers:
+    webhook_url: str = "http://127.0.0.1:9095/alerts"  # the local inbox; an incident tool on a fleet
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    slack_channel: str = "#campaign-alerts"
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+
+
+def campaign_interval_name(plan: CampaignPlan) -> str:
+    return f"campaign-{plan.name}"
+
+
+def time_intervals(plan: CampaignPlan) -> list[dict[str, Any]]:
+    """The campaign window as Alertmanager time intervals: one per local calendar day it touches."""
+    zone = plan.window.start.tzinfo
+    start = plan.window.start.astimezone(zone)
+    end = plan.window.end.astimezone(zone)
+    intervals = []
+    day = start.date()
+    while day <= end.date():
+        day_start = start if day == start.date() else datetime.combine(day, datetime.min.time(), zone)
+        begin = day_start.strftime("%H:%M")
+        finish = end.strftime("%H:%M") if day == end.date() else "24:00"
+        if begin != finish:
+            intervals.append(
+                {
+                    "times": [{"start_time": begin, "end_time": finish}],
+                    "days_of_month": [str(day.day)],
+                    "months": [str(day.month)],
+                    "years": [str(day.year)],
+                    "location": plan.window.timezone,
+                }
+            )
+        day += timedelta(days=1)
+    return intervals
+
+
+def alertmanager_config(campaigns: list[CampaignPlan], receivers: Receivers) -> dict[str, Any]:
+    base = receivers.webhook_url.rstrip("/")
+    routes: list[dict[str, Any]] = [
+        {
+            "receiver": "watchdog",
+            "matchers": ['alertname="Watchdog"'],
+            "group_wait": "0s",
+            "group_interval": "1m",
+            "repeat_interval": "1m",
+        },
+        {"receiver": "pager", "matchers": ['severity="page"'], "repeat_interval": "1h"},
+    ]
+    for plan in campaigns:
+        routes.append(
+            {
+                "receiver": "pager",
+                "matchers": ['severity="ticket"', f'campaign="{plan.name}"'],
+                "active_time_intervals": [campaign_interval_name(plan)],
+                # Outside the window this route is muted; continuing keeps the ticket going to chat.
+                "continue": True,
+            }
+        )
+    routes.append({"receiver": "chat", "matchers": ['severity="ticket"']})
+
+    annotations = (
+        "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\n"
+        "Impact: {{ .Annotations.impact }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}"
+    )
+    config: dict[str, Any] = {
+        "route": {
+            "receiver": "chat",
+            "group_by": ["alertname", "service", "slo", "severity"],
+            "group_wait": receivers.group_wait,
+            "group_interval": receivers.group_interval,
+            "repeat_interval": receivers.repeat_interval,
+            "routes": routes,
+        },
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="page"'],
+                "target_matchers": ['severity="ticket"'],
+                "equal": ["service", "slo"],
+            }
+        ],
+        "receivers": [
+            {
+                "name": "pager",
+                "pagerduty_configs": [
+                    {
+                        "routing_key_file": PAGERDUTY_KEY_FILE,
+                        "url": receivers.pagerduty_url,
+                        "description": "{{ .CommonAnnotations.summary }}",
+                        "details": {
+                            "impact": "{{ .CommonAnnotations.impact }}",
+                            "runbook": "{{ .CommonAnnotations.runbook_url }}",
+                            "firing": "{{ .Alerts.Firing | len }}",
+                        },
+                    }
+                ],
+                "webhook_configs": [{"url": f"{base}/pager", "send_resolved": True}],
+            },
+            {
+                "name": "chat",
+                "slack_configs": [
+                    {
+                        "api_url_file": SLACK_API_URL_FILE,
+                        "channel": receivers.slack_channel,
+                        "send_resolved": True,
+                        "title": TITLE,
+                        "text": annotations,
+                    }
+                ],
+                "webhook_configs": [{"url": f"{base}/chat", "send_resolved": True}],
+            },
+            {
+                "name": "watchdog",
+                "webhook_configs": [{"url": f"{base}/watchdog", "send_resolved": False}],
+            },
+        ],
+    }
+    if campaigns:
+        config["time_intervals"] = [
+            {"name": campaign_interval_name(plan), "time_intervals": time_intervals(plan)}
+            for plan in campaigns
+        ]
+    return config

@@ -1,0 +1,151 @@
+"""SLO specs -> everything Prometheus, promtool, Kubernetes and Alertmanager read, written all or nothing.
+
+monitors/generated/
+  rules.yml                 recording and alerting rules (promtool check rules)
+  prometheusrule.yaml       the same groups as a monitoring.coreos.com/v1 PrometheusRule
+  alertmanager.yml          routes, inhibition, receivers (amtool check-config)
+  tests/<slo>.test.yml      promtool test rules fixtures, one per SLO, plus tests/common.test.yml
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from monitors import fixtures
+from monitors.alertmanager import Receivers, alertmanager_config
+from monitors.rules import Options, SLOContext, check_reachable, rule_groups
+from monitors.sli import resolve
+from peakops.generated import dump_yaml, header, shown
+from peakops.plan import CampaignPlan, PlanError, load_plan
+from peakops.procs import REPO_ROOT
+from peakops.slo import SLOSpec, SpecError, load_specs
+
+SPECS_DIR = REPO_ROOT / "monitors" / "slos"
+GENERATED_DIR = REPO_ROOT / "monitors" / "generated"
+RULES_FILE = "rules.yml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    options: Options = field(default_factory=Options)
+    receivers: Receivers = field(default_factory=Receivers)
+    namespace: str = "peakops"  # of the PrometheusRule
+
+    def command(self, specs_dir: Path) -> str:
+        parts = ["peakops slo generate", f"--specs {shown(specs_dir)}"]
+        if self.options.time_scale != 1:
+            parts.append(f"--time-scale {self.options.time_scale:g}")
+        defaults = Receivers()
+        for name in ("webhook_url", "pagerduty_url", "slack_channel", "group_wait", "group_interval"):
+            value = getattr(self.receivers, name)
+            if value != getattr(defaults, name):
+                parts.append(f"--{name.replace('_', '-')} {value}")
+        return " ".join(parts)
+
+
+def _runbook_exists(url: str, where: str, root: Path) -> None:
+    if re.match(r"^https?://", url):
+        return
+    if not (root / url).is_file():
+        raise SpecError(f"{where}: alerting.annotations.runbook_url: {url!r} does not exist under {root}")
+
+
+def contexts(specs_dir: Path, root: Path = REPO_ROOT) -> list[SLOContext]:
+    """Load, resolve and check every SLO; all problems of all specs together in one SpecError."""
+    specs: dict[Path, SLOSpec] = load_specs(specs_dir)
+    found: list[SLOContext] = []
+    problems: list[str] = []
+    for path, spec in specs.items():
+        plan: CampaignPlan | None = None
+        if spec.peakops.campaign is not None:
+            try:
+                plan = load_plan(root / spec.peakops.campaign.plan)
+            except PlanError as exc:
+                problems.append(f"{path}: peakops.campaign.plan: {exc}")
+                continue
+        for index, slo in enumerate(spec.slos):
+            where = f"{path}: slos[{index}] (name {slo.name!r})"
+            try:
+                ctx = SLOContext(spec, slo, resolve(slo, f"{where}: sli"), where, plan)
+                check_reachable(ctx)
+                _runbook_exists(slo.alerting.annotations["runbook_url"], where, root)
+            except SpecError as exc:
+                problems.append(str(exc))
+                continue
+            found.append(ctx)
+    if problems:
+        raise SpecError("\n".join(problems))
+    return found
+
+
+def render(specs_dir: Path, settings: Settings, root: Path = REPO_ROOT) -> dict[str, str]:
+    """Relative path -> text, for every generated file. Raises SpecError before anything is written."""
+    ctxs = contexts(specs_dir, root)
+    sources = sorted({shown(p) for p in [*specs_dir.glob("*.yaml"), *specs_dir.glob("*.yml")]})
+    plans = {ctx.plan.name: ctx.plan for ctx in ctxs if ctx.plan is not None}
+    plan_sources = sorted({ctx.spec.peakops.campaign.plan for ctx in ctxs if ctx.spec.peakops.campaign})
+    command = settings.command(specs_dir)
+    top = header([*sources, *plan_sources], command)
+    scale_note = (
+        f"# Windows and `for:` compressed {settings.options.time_scale:g}x for a rehearsal, not production.\n"
+        if settings.options.time_scale != 1
+        else ""
+    )
+    groups = rule_groups(ctxs, settings.options)
+    order = [group["name"] for group in groups]
+    files: dict[str, str] = {
+        RULES_FILE: top + scale_note + dump_yaml({"groups": groups}),
+        "prometheusrule.yaml": top + scale_note + dump_yaml(prometheus_rule(groups, settings.namespace)),
+        "alertmanager.yml": top + dump_yaml(alertmanager_config(list(plans.values()), settings.receivers)),
+    }
+    if settings.options.time_scale == 1:
+        # Fixtures assert real windows; a compressed rehearsal copy has none.
+        for ctx in ctxs:
+            test = fixtures.fixture(ctx, f"../{RULES_FILE}", order)
+            if test is not None:
+                files[f"tests/{ctx.spec.service}-{ctx.slo.name}.test.yml"] = top + dump_yaml(test)
+        common = fixtures.common_fixture(ctxs, f"../{RULES_FILE}", order)
+        files["tests/common.test.yml"] = top + dump_yaml(common)
+    return files
+
+
+def prometheus_rule(groups: list[dict[str, Any]], namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": "peakops-slos",
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "peakops", "app.kubernetes.io/component": "slo-rules"},
+        },
+        "spec": {"groups": groups},
+    }
+
+
+def write_tree(files: dict[str, str], out: Path) -> None:
+    """Write into a sibling temp dir, then swap it in: a failure leaves the old tree whole."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for relative, text in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        staging.chmod(0o755)
+        if out.exists():
+            retired = out.with_name(f".{out.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

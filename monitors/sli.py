@@ -1,0 +1,146 @@
+"""Turn each SLO's SLI into PromQL for errors and for valid events over a window, checked against the facts.
+
+    outcomes: peakops_checkouts_total, good [success, replayed], bad [error, payment_unavailable]
+      errors: (sum(rate(peakops_checkouts_total{outcome=~"error|payment_unavailable"}[1h])) or vector(0))
+      valid:  sum(rate(peakops_checkouts_total{outcome=~"success|replayed|error|payment_unavailable"}[1h]))
+
+The error side falls back to 0, so a service that never failed has a ratio of 0 rather than none; the
+valid side does not, so no traffic means no ratio (and the absent-SLI alert, not a silent 0%).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import cast
+
+from prometheus_client.utils import floatToGoString
+
+from monitors import facts
+from peakops.slo import SLO, WINDOW_PLACEHOLDER, SpecError
+
+# Cumulative good and bad event counts per sample -> the input series that produce them.
+FixtureSeries = Callable[[list[float], list[float]], dict[str, list[float]]]
+
+
+@dataclass(frozen=True)
+class ResolvedSLI:
+    error_query: str  # PromQL with {{.window}}
+    total_query: str
+    fixture: FixtureSeries | None  # None for free-form Sloth queries: write fixtures by hand
+
+    def errors(self, window: str) -> str:
+        return self.error_query.replace(WINDOW_PLACEHOLDER, window)
+
+    def total(self, window: str) -> str:
+        return self.total_query.replace(WINDOW_PLACEHOLDER, window)
+
+
+def _matchers(selector: Mapping[str, str], extra: str = "") -> str:
+    parts = [f'{name}="{value}"' for name, value in sorted(selector.items())]
+    if extra:
+        parts.append(extra)
+    return "{" + ", ".join(parts) + "}"
+
+
+def _series(metric: str, labels: Mapping[str, str]) -> str:
+    return metric + _matchers(labels)
+
+
+def _check_selector(
+    where: str,
+    selector: Mapping[str, str],
+    allowed: Mapping[str, tuple[str, ...] | None],
+) -> None:
+    for name, value in selector.items():
+        if name not in allowed:
+            raise SpecError(
+                f"{where}.selector: {name!r} is not a label of this metric (labels: {sorted(allowed)})"
+            )
+        values = allowed[name]
+        if values is not None and value not in values:
+            raise SpecError(f"{where}.selector.{name}: {value!r} is not one of {list(values)}")
+
+
+def resolve(slo: SLO, where: str) -> ResolvedSLI:
+    """`where` prefixes every error: "monitors/slos/shop.yaml: slos[2] (name 'checkout-success'): sli"."""
+    sli = slo.sli
+    if sli.events is not None:
+        known = facts.known_metrics()
+        for field, query in (
+            ("error_query", sli.events.error_query),
+            ("total_query", sli.events.total_query),
+        ):
+            for name in re.findall(r"\bpeakops_[a-zA-Z0-9_]+", query):
+                if name not in known:
+                    raise SpecError(f"{where}.events.{field}: unknown metric {name!r}")
+        return ResolvedSLI(sli.events.error_query, sli.events.total_query, None)
+
+    if sli.outcomes is not None:
+        spec = sli.outcomes
+        at = f"{where}.outcomes"
+        counter = facts.OUTCOME_COUNTERS.get(spec.metric)
+        if counter is None:
+            raise SpecError(
+                f"{at}.metric: {spec.metric!r} is not an outcome counter "
+                f"(known: {sorted(facts.OUTCOME_COUNTERS)})"
+            )
+        if spec.label != counter.label:
+            raise SpecError(f"{at}.label: {spec.metric} carries its outcome in {counter.label!r}")
+        _check_selector(at, spec.selector, counter.selectors)
+        classed = {*spec.good, *spec.bad, *spec.invalid}
+        unknown = sorted(classed - set(counter.values))
+        if unknown:
+            raise SpecError(
+                f"{at}: {unknown} are not values of {spec.label} (values: {list(counter.values)})"
+            )
+        unclassed = [value for value in counter.values if value not in classed]
+        if unclassed:
+            raise SpecError(
+                f"{at}: {unclassed} must be classed as good, bad or invalid, or they would be "
+                "silently left out of the SLI"
+            )
+        bad = "|".join(spec.bad)
+        valid = "|".join([*spec.good, *spec.bad])
+        window = f"[{WINDOW_PLACEHOLDER}]"
+        bad_matchers = _matchers(spec.selector, spec.label + '=~"' + bad + '"')
+        valid_matchers = _matchers(spec.selector, spec.label + '=~"' + valid + '"')
+        error_query = f"(sum(rate({spec.metric}{bad_matchers}{window})) or vector(0))"
+        total_query = f"sum(rate({spec.metric}{valid_matchers}{window}))"
+        good_series = _series(spec.metric, {**spec.selector, spec.label: spec.good[0]})
+        bad_series = _series(spec.metric, {**spec.selector, spec.label: spec.bad[0]})
+
+        def outcome_fixture(good: list[float], bad: list[float]) -> dict[str, list[float]]:
+            return {good_series: good, bad_series: bad}
+
+        return ResolvedSLI(error_query, total_query, outcome_fixture)
+
+    assert sli.latency is not None  # SLI guarantees exactly one kind
+    spec_l = sli.latency
+    at = f"{where}.latency"
+    histogram = facts.HISTOGRAMS.get(spec_l.metric)
+    if histogram is None:
+        raise SpecError(
+            f"{at}.metric: {spec_l.metric!r} is not a known histogram (known: {sorted(facts.HISTOGRAMS)})"
+        )
+    _check_selector(at, spec_l.selector, histogram.selectors)
+    if spec_l.threshold_seconds not in histogram.buckets:
+        raise SpecError(
+            f"{at}.threshold_seconds: {spec_l.threshold_seconds} is not a bucket bound of {spec_l.metric} "
+            f"(bounds: {list(histogram.buckets)})"
+        )
+    # The client's own formatting, so the le value matches the exported one exactly ("1.0", not "1").
+    le = cast(Callable[[float], str], floatToGoString)(spec_l.threshold_seconds)
+    window = f"[{WINDOW_PLACEHOLDER}]"
+    count = f"{spec_l.metric}_count{_matchers(spec_l.selector)}"
+    bucket = f"{spec_l.metric}_bucket" + _matchers(spec_l.selector, 'le="' + le + '"')
+    total_query = f"sum(rate({count}{window}))"
+    error_query = f"(sum(rate({count}{window})) - sum(rate({bucket}{window})))"
+    count_series = _series(f"{spec_l.metric}_count", spec_l.selector)
+    bucket_series = _series(f"{spec_l.metric}_bucket", {**spec_l.selector, "le": le})
+
+    def latency_fixture(good: list[float], bad: list[float]) -> dict[str, list[float]]:
+        return {count_series: [g + b for g, b in zip(good, bad, strict=True)], bucket_series: good}
+
+    return ResolvedSLI(error_query, total_query, latency_fixture)

@@ -1,0 +1,92 @@
+"""`peakops slo ...`: check SLO specs and generate what Prometheus and Alertmanager read from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from monitors.alertmanager import Receivers
+from monitors.generate import GENERATED_DIR, SPECS_DIR, Settings, contexts, render, write_tree
+from monitors.rules import Options, humanize_factor
+from peakops.slo import SpecError
+
+slo_commands = typer.Typer(
+    no_args_is_help=True, help="SLO specs (monitors/slos/*.yaml) and what they generate."
+)
+
+SpecsOption = Annotated[Path, typer.Option("--specs", help="Directory of SLO specs.")]
+
+
+def _fail(exc: SpecError) -> typer.Exit:
+    typer.echo(f"error: invalid SLO spec\n{exc}", err=True)
+    return typer.Exit(2)
+
+
+@slo_commands.command("check")
+def check(specs: SpecsOption = SPECS_DIR) -> None:
+    """Validate the specs (Sloth's checks, peakops' extensions, metrics and runbooks); show each SLO."""
+    try:
+        ctxs = contexts(specs)
+    except SpecError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"SLOs in {specs}")
+    for column in ("service", "slo", "objective", "period", "page at", "ticket at", "campaign"):
+        table.add_column(column)
+    for ctx in ctxs:
+        tiers = {
+            severity: ", ".join(f"{humanize_factor(f)}x/{t.long}" for t, f in ctx.tiers(severity)) or "-"
+            for severity in ("page", "ticket")
+        }
+        table.add_row(
+            ctx.spec.service,
+            ctx.slo.name,
+            f"{ctx.slo.objective:g}%",
+            ctx.slo.peakops.period,
+            tiers["page"],
+            tiers["ticket"],
+            ctx.plan.name if ctx.slo.peakops.campaign and ctx.plan else "-",
+        )
+    Console().print(table)
+
+
+@slo_commands.command("generate")
+def generate(
+    out: Annotated[
+        Path, typer.Option(help="Directory to (re)write; replaced whole, or not at all.")
+    ] = GENERATED_DIR,
+    specs: SpecsOption = SPECS_DIR,
+    time_scale: Annotated[
+        float,
+        typer.Option(min=1, help="Divide windows and `for:` by this (rehearsals only; fixtures need 1)."),
+    ] = 1.0,
+    webhook_url: Annotated[
+        str, typer.Option(help="Base URL of the webhook receivers.")
+    ] = Receivers.webhook_url,
+    pagerduty_url: Annotated[str, typer.Option(help="PagerDuty Events API URL.")] = Receivers.pagerduty_url,
+    slack_channel: Annotated[str, typer.Option(help="Slack channel for tickets.")] = Receivers.slack_channel,
+    group_wait: Annotated[str, typer.Option(help="Alertmanager group_wait.")] = Receivers.group_wait,
+    group_interval: Annotated[
+        str, typer.Option(help="Alertmanager group_interval.")
+    ] = Receivers.group_interval,
+) -> None:
+    """Write rules, PrometheusRule, promtool fixtures and the Alertmanager config from the specs."""
+    settings = Settings(
+        options=Options(time_scale=time_scale),
+        receivers=Receivers(
+            webhook_url=webhook_url,
+            pagerduty_url=pagerduty_url,
+            slack_channel=slack_channel,
+            group_wait=group_wait,
+            group_interval=group_interval,
+        ),
+    )
+    try:
+        files = render(specs, settings)
+    except SpecError as exc:
+        raise _fail(exc) from None
+    write_tree(files, out)
+    typer.echo(f"wrote {len(files)} files to {out}")

@@ -1,0 +1,54 @@
+"""Files generated from a source of truth: the header they carry and the YAML style they are written in.
+
+Every generated file starts with ``# Generated from <source> by `<command>`: edit the source, not this
+file.``; a drift test (tests/peakops/test_generated.py) regenerates each and fails on any difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from peakops.procs import REPO_ROOT
+
+
+def shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def header(sources: Iterable[Path | str], command: str, comment: str = "#") -> str:
+    names = ", ".join(s if isinstance(s, str) else shown(s) for s in sources)
+    return (
+        f"{comment} Generated from {names} by `{command}`: edit the source, not this file.\n"
+        f"{comment} A drift test regenerates it and fails on any difference.\n"
+    )
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (PromQL, templates) as literal blocks, so the generated rules stay readable."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # no &id001 anchors: each rule reads on its own
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=110)
+
+
+def generated_yaml(data: Any, sources: Iterable[Path | str], command: str) -> str:
+    return header(sources, command) + dump_yaml(data)
