@@ -39,9 +39,11 @@ class HistogramFacts:
 
 
 OUTCOME_COUNTERS: dict[str, OutcomeCounter] = {
-    "peakops_checkouts_total": OutcomeCounter("outcome", tuple(CheckoutOutcome), {}),
-    "peakops_payment_authorizations_total": OutcomeCounter("result", tuple(AuthorizationResult), {}),
-    "peakops_promo_checks_total": OutcomeCounter("result", tuple(PromoCheck), {}),
+    "peakops_checkouts_total": OutcomeCounter("outcome", tuple(v.value for v in CheckoutOutcome), {}),
+    "peakops_payment_authorizations_total": OutcomeCounter(
+        "result", tuple(v.value for v in AuthorizationResult), {}
+    ),
+    "peakops_promo_checks_total": OutcomeCounter("result", tuple(v.value for v in PromoCheck), {}),
     EDGE_REQUESTS: OutcomeCounter(
         "code_class", edgelog.CODE_CLASSES, {"journey": edgelog.JOURNEYS, "cache": CACHE_STATUSES}
     ),

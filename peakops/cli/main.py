@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from peakops.cli import demo, loadtest, stack
+from peakops.cli import demo, generate, loadtest, stack
 from peakops.cli.plan import plan_commands
 from peakops.cli.slo import slo_commands
 
@@ -18,6 +18,7 @@ app.add_typer(app_commands, name="app")
 app.add_typer(plan_commands, name="plan")
 app.add_typer(slo_commands, name="slo")
 app.command("demo")(demo.demo)
+app.command("generate")(generate.generate)
 app.command("loadtest")(loadtest.loadtest)
 app.command("up")(stack.up)
 app.command("down")(stack.down)
