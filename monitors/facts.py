@@ -7,7 +7,11 @@ threshold between two histogram buckets (where the error count would silently ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
+
+from prometheus_client.utils import floatToGoString
 
 from app.metrics import (
     LATENCY_BUCKETS,
@@ -78,3 +82,8 @@ def known_metrics() -> frozenset[str]:
         if name.endswith("_seconds"):
             names.update(f"{name}_{suffix}" for suffix in ("bucket", "count", "sum"))
     return frozenset(names)
+
+
+def le_label(bound: float) -> str:
+    """A bucket bound as the client library writes it in `le` ("1.0", "0.3"), so selectors match."""
+    return cast(Callable[[float], str], floatToGoString)(bound)

@@ -13,9 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import cast
-
-from prometheus_client.utils import floatToGoString
 
 from monitors import facts
 from peakops.slo import SLO, WINDOW_PLACEHOLDER, SpecError
@@ -130,8 +127,7 @@ def resolve(slo: SLO, where: str) -> ResolvedSLI:
             f"{at}.threshold_seconds: {spec_l.threshold_seconds} is not a bucket bound of {spec_l.metric} "
             f"(bounds: {list(histogram.buckets)})"
         )
-    # The client's own formatting, so the le value matches the exported one exactly ("1.0", not "1").
-    le = cast(Callable[[float], str], floatToGoString)(spec_l.threshold_seconds)
+    le = facts.le_label(spec_l.threshold_seconds)
     window = f"[{WINDOW_PLACEHOLDER}]"
     count = f"{spec_l.metric}_count{_matchers(spec_l.selector)}"
     bucket = f"{spec_l.metric}_bucket" + _matchers(spec_l.selector, 'le="' + le + '"')

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -93,6 +94,31 @@ def run_app(
         yield app
     finally:
         app.terminate()
+
+
+@contextlib.contextmanager
+def run_service(
+    command: list[str],
+    log_path: Path,
+    ready_url: str,
+    env: Mapping[str, str] | None = None,
+    ready_timeout_s: float = 30,
+) -> Iterator[AppProcess]:
+    """Start an HTTP server (exporter, Prometheus, Alertmanager, inbox), wait for `ready_url`, stop after."""
+    parsed = urllib.parse.urlsplit(ready_url)
+    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    service = AppProcess(process, parsed.hostname or "127.0.0.1", parsed.port or 80, log_path)
+    try:
+        try:
+            wait_http_ok(ready_url, ready_timeout_s, process)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{command[0]} did not start: {exc}\n--- log ---\n{service.log()}") from None
+        yield service
+    finally:
+        service.terminate()
 
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

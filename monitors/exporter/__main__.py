@@ -1,0 +1,5 @@
+import sys
+
+from monitors.exporter.main import main
+
+sys.exit(main())
