@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 
 from peakops.cli import demo, generate, loadtest, stack
+from peakops.cli.oncall import oncall_commands
 from peakops.cli.plan import plan_commands
 from peakops.cli.slo import slo_commands
 
@@ -17,6 +18,7 @@ app_commands = typer.Typer(no_args_is_help=True, help="The campaign app.")
 app.add_typer(app_commands, name="app")
 app.add_typer(plan_commands, name="plan")
 app.add_typer(slo_commands, name="slo")
+app.add_typer(oncall_commands, name="oncall")
 app.command("demo")(demo.demo)
 app.command("generate")(generate.generate)
 app.command("loadtest")(loadtest.loadtest)
