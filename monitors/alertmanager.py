@@ -6,9 +6,10 @@
     severity=ticket                    -> chat   (Slack + webhook)
     a page inhibits the ticket of the same service and SLO
 
-Secrets are files next to the config (``secrets/slack_api_url``, ``secrets/pagerduty_routing_key``):
-Alertmanager resolves relative ``*_file`` paths against the config's directory, and the monitoring role
-writes them from environment variables or vaulted vars. Nothing secret is ever in this file.
+Secrets are files next to the config (``secrets/slack_api_url``, ``secrets/pagerduty_routing_key``),
+written by the monitoring role from environment variables or vaulted vars; nothing secret is ever in
+this file. Alertmanager 0.25 opens these relative paths from its working directory, so the role runs it
+in the config's directory.
 """
 
 from __future__ import annotations

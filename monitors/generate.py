@@ -127,9 +127,22 @@ def prometheus_rule(groups: list[dict[str, Any]], namespace: str) -> dict[str, A
     }
 
 
-def write_tree(files: dict[str, str], out: Path) -> None:
-    """Write into a sibling temp dir, then swap it in: a failure leaves the old tree whole."""
+def same_tree(files: dict[str, str], out: Path) -> bool:
+    if not out.is_dir():
+        return False
+    on_disk = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
+    return on_disk.keys() == files.keys() and all(on_disk[n].read_text() == t for n, t in files.items())
+
+
+def write_tree(files: dict[str, str], out: Path) -> bool:
+    """Write into a sibling temp dir, then swap it in: a failure leaves the old tree whole.
+
+    Returns False (and touches nothing) when the tree already holds exactly these files, so a
+    configuration run can report "unchanged".
+    """
     out = out.resolve()
+    if same_tree(files, out):
+        return False
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -149,3 +162,4 @@ def write_tree(files: dict[str, str], out: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    return True

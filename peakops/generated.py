@@ -36,6 +36,10 @@ class _BlockDumper(yaml.SafeDumper):
     def ignore_aliases(self, data: Any) -> bool:
         return True  # no &id001 anchors: each rule reads on its own
 
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Lists indented under their key, as yamllint (and so ansible-lint) expects.
+        super().increase_indent(flow, False)
+
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:

@@ -88,5 +88,7 @@ def generate(
         files = render(specs, settings)
     except SpecError as exc:
         raise _fail(exc) from None
-    write_tree(files, out)
-    typer.echo(f"wrote {len(files)} files to {out}")
+    if write_tree(files, out):
+        typer.echo(f"wrote {len(files)} files to {out}")
+    else:
+        typer.echo(f"{out}: unchanged")

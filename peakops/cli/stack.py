@@ -83,9 +83,10 @@ def endpoints(variables: dict[str, Any]) -> dict[str, Any]:
         "app_backup_instances": [
             f"http://{host}:{port}" for port in variables.get("campaign_app_backup_ports", [])
         ],
-        # Filled in by the monitoring role when it lands.
-        "prometheus": variables.get("peakops_prometheus_url"),
-        "alertmanager": variables.get("peakops_alertmanager_url"),
+        "exporter": f"http://{host}:{variables['sli_exporter_port']}/metrics",
+        "prometheus": f"http://{host}:{variables['monitoring_prometheus_port']}",
+        "alertmanager": f"http://{host}:{variables['monitoring_alertmanager_port']}",
+        "inbox": f"http://{host}:{variables['monitoring_inbox_port']}",
     }
 
 
@@ -102,6 +103,10 @@ def probes(urls: dict[str, Any]) -> dict[str, bool]:
         "edge": f"{urls['edge']}/edge/healthz",
         "load_balancer": f"{urls['load_balancer']}/healthz",
         "load_balancer_metrics": urls["load_balancer_metrics"],
+        "exporter": urls["exporter"],
+        "prometheus": f"{urls['prometheus']}/-/ready",
+        "alertmanager": f"{urls['alertmanager']}/-/ready",
+        "inbox": f"{urls['inbox']}/healthz",
     }
     for url in urls["app_instances"] + urls["app_backup_instances"]:
         checks[url] = f"{url}/readyz"
@@ -114,7 +119,7 @@ def up(
         typer.Option("--extra-vars", "-e", help="Passed to ansible-playbook, e.g. -e key=value."),
     ] = None,
 ) -> None:
-    """Bring the local stack up (idempotent): app instances, HAProxy, the nginx edge."""
+    """Bring the local stack up (idempotent): app instances, HAProxy, the nginx edge, monitoring."""
     extra = [arg for value in extra_vars or [] for arg in ("-e", value)]
     raise typer.Exit(run_playbook("site.yml", *extra))
 
@@ -127,7 +132,7 @@ def down() -> None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print URLs and health as JSON.")] = False,
 ) -> None:
-    """URLs of the edge, the load balancer and each app instance, and whether each answers."""
+    """URLs of every component of the local stack, and whether each answers."""
     urls = endpoints(inventory_vars())
     health = probes(urls)
     if as_json:
@@ -137,7 +142,15 @@ def status(
     table.add_column("component")
     table.add_column("url")
     table.add_column("up")
-    for name in ("edge", "load_balancer", "load_balancer_metrics"):
+    for name in (
+        "edge",
+        "load_balancer",
+        "load_balancer_metrics",
+        "exporter",
+        "prometheus",
+        "alertmanager",
+        "inbox",
+    ):
         table.add_row(name, urls[name], "yes" if health[name] else "no")
     for url in urls["app_instances"] + urls["app_backup_instances"]:
         table.add_row("app", url, "yes" if health[url] else "no")

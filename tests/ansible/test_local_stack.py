@@ -1,5 +1,6 @@
-"""A real converge of the local stack (supervisord, app instances, HAProxy, nginx edge) on this
-machine, then its behaviour through the edge. The stack is brought down at the end."""
+"""A real converge of the local stack (supervisord, app instances, HAProxy, nginx edge, the SLI exporter,
+Prometheus, Alertmanager and the inbox) on this machine, then its behaviour through the edge and what
+on-call receives. The stack is brought down at the end."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +24,7 @@ from peakops.procs import REPO_ROOT
 BIN = Path(sys.executable).parent
 RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 EDGE, LB, STATS = "http://127.0.0.1:8080", "http://127.0.0.1:8081", "http://127.0.0.1:8404"
+PROMETHEUS, INBOX = "http://127.0.0.1:9090", "http://127.0.0.1:9095"
 APP_PORTS = (8101, 8102, 8103, 8109)
 
 pytestmark = pytest.mark.timeout(300)
@@ -77,7 +81,13 @@ def wait_until(predicate: object, timeout_s: float, step_s: float = 0.25) -> boo
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     directory = tmp_path_factory.mktemp("stack")
-    env = {**os.environ, "PEAKOPS_STACK_DIR": str(directory), "ANSIBLE_NOCOLOR": "1"}
+    # SLO windows compressed 60x (5m -> 5s, 1h -> 1m), so a page fires and resolves within the test.
+    env = {
+        **os.environ,
+        "PEAKOPS_STACK_DIR": str(directory),
+        "ANSIBLE_NOCOLOR": "1",
+        "PEAKOPS_SLO_TIME_SCALE": "60",
+    }
     first = peakops(env, "up")
     try:
         assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
@@ -105,7 +115,131 @@ def test_status_reports_every_component(stack: Stack) -> None:
     assert status["edge"] == EDGE
     assert status["load_balancer"] == LB
     assert len(status["app_instances"]) == 3
-    assert all(status["healthy"].values())
+    assert status["prometheus"] == PROMETHEUS
+    assert status["inbox"] == INBOX
+    assert all(status["healthy"].values()), status["healthy"]
+
+
+def test_prometheus_scrapes_every_target_and_loads_the_generated_rules(stack: Stack) -> None:
+    def targets() -> dict[str, str]:
+        active = httpx.get(f"{PROMETHEUS}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        return {t["scrapeUrl"]: t["health"] for t in active}
+
+    assert wait_until(lambda: set(targets().values()) == {"up"}, 20), targets()
+    jobs = {
+        t["labels"]["job"]
+        for t in httpx.get(f"{PROMETHEUS}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    }
+    assert jobs == {"app", "haproxy", "exporter", "prometheus", "alertmanager"}
+    groups = httpx.get(f"{PROMETHEUS}/api/v1/rules", timeout=5).json()["data"]["groups"]
+    assert "shop/slo-alerts" in {g["name"] for g in groups}
+    # The rehearsal copy: windows compressed, as the header of the installed rules says.
+    installed = (stack.directory / "monitoring" / "prometheus" / "rules.yml").read_text()
+    assert "compressed 60x" in installed
+    assert "[5s]" in installed
+
+
+def inbox() -> list[dict[str, Any]]:
+    return list(httpx.get(f"{INBOX}/notifications", timeout=5).json())
+
+
+def pager_notifications(alertname: str, status: str, since: float) -> list[dict[str, Any]]:
+    found = []
+    for record in inbox():
+        body = record["body"]
+        if (
+            record["path"] != "/alerts/pager"
+            or float(record["received_at"]) < since
+            or not isinstance(body, dict)
+        ):
+            continue
+        if body.get("status") == status and any(
+            a["labels"]["alertname"] == alertname and a["labels"]["severity"] == "page"
+            for a in body["alerts"]
+        ):
+            found.append(record)
+    return found
+
+
+def test_watchdog_reaches_its_receiver(stack: Stack) -> None:
+    assert wait_until(lambda: any(r["path"] == "/alerts/watchdog" for r in inbox()), 30), inbox()
+
+
+def checkout_stream(stop: threading.Event, deadline_s: float = 150) -> list[int]:
+    """Customers checking out through the edge, about 8 a second, until stopped (or the deadline)."""
+    codes: list[int] = []
+    end = time.monotonic() + deadline_s
+    with httpx.Client(base_url=EDGE, timeout=10) as client:
+        for n in range(3000):
+            if stop.is_set() or time.monotonic() > end:
+                break
+            try:
+                cart = client.post("/api/carts").json()["cart_id"]
+                client.post(f"/api/carts/{cart}/items", json={"sku": "GLOW-SERUM", "quantity": 1})
+                answer = client.post(
+                    "/api/checkout",
+                    json={"cart_id": cart, "email": f"fan{n}@example.com"},
+                    headers={"Idempotency-Key": f"alert-e2e-{n}"},
+                )
+                codes.append(answer.status_code)
+            except (httpx.HTTPError, KeyError, ValueError):
+                codes.append(-1)
+            time.sleep(0.1)
+    return codes
+
+
+def test_checkout_fault_pages_on_call_then_resolves(stack: Stack) -> None:
+    admin = {"Authorization": f"Bearer {stack.admin_token()}"}
+    instances = [f"http://127.0.0.1:{port}" for port in APP_PORTS]
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        traffic = pool.submit(checkout_stream, stop)
+        try:
+            time.sleep(10)  # healthy history: two short windows and a sixth of the long one
+            fault_at = time.time()
+            for url in instances:
+                rule = httpx.post(
+                    f"{url}/api/admin/faults",
+                    headers=admin,
+                    timeout=5,
+                    json={"payment_failure_ratio": 1.0, "ttl_seconds": 120},
+                )
+                assert rule.status_code == 201, rule.text
+            assert wait_until(
+                lambda: pager_notifications("CheckoutSuccessBudgetBurn", "firing", fault_at), 60
+            ), inbox()
+            paged = pager_notifications("CheckoutSuccessBudgetBurn", "firing", fault_at)[0]
+            print(f"fault -> page in the inbox: {float(paged['received_at']) - fault_at:.1f} s")
+            body = paged["body"]
+            assert isinstance(body, dict)
+            annotations = body["commonAnnotations"]
+            assert annotations["runbook_url"] == "docs/runbooks/checkout.md"
+            assert "failed orders/min" in annotations["impact"]
+            assert body["commonLabels"]["campaign"] == "spring-glow-drop"
+            # The same page went to PagerDuty (here: the inbox standing in for its Events API).
+            assert any(
+                r["path"] == "/pagerduty"
+                and r["body"]["event_action"] == "trigger"
+                and float(r["received_at"]) >= fault_at
+                for r in inbox()
+            )
+
+            cleared_at = time.time()
+            for url in instances:
+                assert httpx.delete(f"{url}/api/admin/faults", headers=admin, timeout=5).status_code == 200
+            # The payment circuit stays open for its 10 s reset, then the short window clears.
+            assert wait_until(
+                lambda: pager_notifications("CheckoutSuccessBudgetBurn", "resolved", cleared_at), 90
+            ), inbox()
+            resolved = pager_notifications("CheckoutSuccessBudgetBurn", "resolved", cleared_at)[0]
+            print(
+                f"fault cleared -> resolved in the inbox: {float(resolved['received_at']) - cleared_at:.1f} s"
+            )
+        finally:
+            stop.set()
+            codes = traffic.result()
+    assert codes.count(201) > 50
+    assert 503 in codes
 
 
 def test_tracking_parameters_do_not_split_the_cache(stack: Stack) -> None:
