@@ -103,13 +103,14 @@ def run_service(
     ready_url: str,
     env: Mapping[str, str] | None = None,
     ready_timeout_s: float = 30,
+    cwd: Path = REPO_ROOT,
 ) -> Iterator[AppProcess]:
     """Start an HTTP server (exporter, Prometheus, Alertmanager, inbox), wait for `ready_url`, stop after."""
     parsed = urllib.parse.urlsplit(ready_url)
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+        process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
     service = AppProcess(process, parsed.hostname or "127.0.0.1", parsed.port or 80, log_path)
     try:
         try:

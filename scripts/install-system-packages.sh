@@ -14,6 +14,8 @@ declare -A needs=(
   [/usr/lib/nginx/modules/ngx_http_cache_purge_module.so]=libnginx-mod-http-cache-purge
   [/usr/sbin/haproxy]=haproxy
   [/usr/bin/supervisord]=supervisor
+  [/usr/bin/promtool]=prometheus
+  [/usr/bin/prometheus-alertmanager]=prometheus-alertmanager
 )
 
 missing=()

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 
-from monitors.alertmanager import time_intervals
+from monitors.alertmanager import Receivers, alertmanager_config, time_intervals
 from monitors.generate import GENERATED_DIR
+from monitors.inbox import Store, serving, summarize
+from peakops.generated import dump_yaml
 from peakops.plan import load_plan
-from peakops.procs import REPO_ROOT
+from peakops.procs import REPO_ROOT, free_port, run_service
 
 CONFIG = GENERATED_DIR / "alertmanager.yml"
 
@@ -51,8 +57,10 @@ def test_amtool_routes(labels: list[str], receivers: str) -> None:
 def test_the_campaign_route_is_active_only_in_the_window() -> None:
     result = amtool("config", "routes", f"--config.file={CONFIG}")
     assert '{campaign="spring-glow-drop",severity="ticket"}  continue: true  receiver: pager' in result.stdout
-    text = CONFIG.read_text()
-    assert "active_time_intervals:\n    - campaign-spring-glow-drop" in text
+    config = yaml.safe_load(CONFIG.read_text())
+    campaign = [r for r in config["route"]["routes"] if 'campaign="spring-glow-drop"' in r["matchers"]]
+    assert campaign[0]["active_time_intervals"] == ["campaign-spring-glow-drop"]
+    assert [i["name"] for i in config["time_intervals"]] == ["campaign-spring-glow-drop"]
 
 
 def test_time_intervals_follow_the_plan_window_across_midnight() -> None:
@@ -78,3 +86,82 @@ def test_time_intervals_follow_the_plan_window_across_midnight() -> None:
         (["1"], ["1"], ["2027"]),
     ]
     assert {i["location"] for i in intervals} == {"Europe/Berlin"}
+
+
+def plan_live(name: str, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+    plan = load_plan(REPO_ROOT / "campaigns" / "demo.yaml")
+    window = plan.window.model_copy(update={"start": start, "end": end, "timezone": "UTC"})
+    return plan.model_copy(update={"name": name, "window": window})
+
+
+def post_alerts(url: str, *label_sets: dict[str, str]) -> None:
+    now = datetime.now(UTC).isoformat()
+    alerts = [
+        {"labels": labels, "annotations": {"summary": labels["alertname"]}, "startsAt": now}
+        for labels in label_sets
+    ]
+    assert httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5).status_code == 200
+
+
+def test_a_real_alertmanager_pages_campaign_tickets_only_inside_the_window(tmp_path: Path) -> None:
+    """amtool ignores time; a running Alertmanager shows the window doing its job, and the inhibition."""
+    now = datetime.now(UTC)
+    live = plan_live("live-now", now - timedelta(hours=1), now + timedelta(hours=1))
+    later = plan_live("next-week", now + timedelta(days=7), now + timedelta(days=7, hours=2))
+    inbox_port, am_port = free_port(), free_port()
+    receivers = Receivers(
+        webhook_url=f"http://127.0.0.1:{inbox_port}/alerts",
+        pagerduty_url=f"http://127.0.0.1:{inbox_port}/pagerduty",
+        group_wait="1s",
+        group_interval="1s",
+    )
+    config_dir = tmp_path / "alertmanager"
+    (config_dir / "secrets").mkdir(parents=True)
+    (config_dir / "secrets" / "slack_api_url").write_text(f"http://127.0.0.1:{inbox_port}/slack")
+    (config_dir / "secrets" / "pagerduty_routing_key").write_text("test-routing-key")
+    (config_dir / "alertmanager.yml").write_text(dump_yaml(alertmanager_config([live, later], receivers)))
+    store = Store(tmp_path / "inbox.jsonl")
+    url = f"http://127.0.0.1:{am_port}"
+    command = [
+        "prometheus-alertmanager",
+        f"--config.file={config_dir / 'alertmanager.yml'}",
+        f"--storage.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{am_port}",
+        "--cluster.listen-address=",
+    ]
+    with (
+        serving("127.0.0.1", inbox_port, store),
+        run_service(command, tmp_path / "alertmanager.log", f"{url}/-/ready", cwd=config_dir),
+    ):
+        base = {"service": "shop", "severity": "ticket"}
+        post_alerts(
+            url,
+            {**base, "alertname": "LiveTicket", "slo": "a", "campaign": "live-now"},
+            {**base, "alertname": "LaterTicket", "slo": "b", "campaign": "next-week"},
+            # A page and a ticket of the same SLO: the ticket is inhibited.
+            {"alertname": "Burn", "service": "shop", "slo": "c", "severity": "page"},
+            {"alertname": "Burn", "service": "shop", "slo": "c", "severity": "ticket"},
+        )
+
+        def delivered() -> dict[str, set[str]]:
+            seen: dict[str, set[str]] = {}
+            for record in store.read():
+                summary = summarize(record)
+                for name in summary.alerts.split(", "):
+                    if name:
+                        seen.setdefault(name.split(" ")[0], set()).add(record["path"])
+            return seen
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(delivered()) < 3:
+            time.sleep(0.2)
+        time.sleep(2)  # room for anything that should not arrive
+        seen = delivered()
+        kinds = [summarize(record).kind for record in store.read()]
+    assert seen["LiveTicket/ticket"] == {"/alerts/pager", "/alerts/chat"}
+    assert seen["LaterTicket/ticket"] == {"/alerts/chat"}
+    assert seen["Burn/page"] == {"/alerts/pager"}
+    assert "Burn/ticket" not in seen
+    # Slack and PagerDuty got the same: two pages (LiveTicket, Burn), two chat tickets (Live, Later).
+    assert kinds.count("pagerduty") == 2
+    assert kinds.count("slack") == 2
