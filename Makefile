@@ -49,6 +49,8 @@ bench: bootstrap
 	$(PY) benchmarks/app_throughput.py
 	$(PY) benchmarks/generator_efficiency.py
 	$(PY) benchmarks/edge_throughput.py
+	$(PY) benchmarks/exporter_throughput.py
+	$(PY) benchmarks/alert_detection.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
