@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from peakops.cli.demo import checkout_stream, pages
 from peakops.procs import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -143,49 +144,8 @@ def inbox() -> list[dict[str, Any]]:
     return list(httpx.get(f"{INBOX}/notifications", timeout=5).json())
 
 
-def pager_notifications(alertname: str, status: str, since: float) -> list[dict[str, Any]]:
-    found = []
-    for record in inbox():
-        body = record["body"]
-        if (
-            record["path"] != "/alerts/pager"
-            or float(record["received_at"]) < since
-            or not isinstance(body, dict)
-        ):
-            continue
-        if body.get("status") == status and any(
-            a["labels"]["alertname"] == alertname and a["labels"]["severity"] == "page"
-            for a in body["alerts"]
-        ):
-            found.append(record)
-    return found
-
-
 def test_watchdog_reaches_its_receiver(stack: Stack) -> None:
     assert wait_until(lambda: any(r["path"] == "/alerts/watchdog" for r in inbox()), 30), inbox()
-
-
-def checkout_stream(stop: threading.Event, deadline_s: float = 150) -> list[int]:
-    """Customers checking out through the edge, about 8 a second, until stopped (or the deadline)."""
-    codes: list[int] = []
-    end = time.monotonic() + deadline_s
-    with httpx.Client(base_url=EDGE, timeout=10) as client:
-        for n in range(3000):
-            if stop.is_set() or time.monotonic() > end:
-                break
-            try:
-                cart = client.post("/api/carts").json()["cart_id"]
-                client.post(f"/api/carts/{cart}/items", json={"sku": "GLOW-SERUM", "quantity": 1})
-                answer = client.post(
-                    "/api/checkout",
-                    json={"cart_id": cart, "email": f"fan{n}@example.com"},
-                    headers={"Idempotency-Key": f"alert-e2e-{n}"},
-                )
-                codes.append(answer.status_code)
-            except (httpx.HTTPError, KeyError, ValueError):
-                codes.append(-1)
-            time.sleep(0.1)
-    return codes
 
 
 def test_checkout_fault_pages_on_call_then_resolves(stack: Stack) -> None:
@@ -193,7 +153,7 @@ def test_checkout_fault_pages_on_call_then_resolves(stack: Stack) -> None:
     instances = [f"http://127.0.0.1:{port}" for port in APP_PORTS]
     stop = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        traffic = pool.submit(checkout_stream, stop)
+        traffic = pool.submit(checkout_stream, EDGE, stop)
         try:
             time.sleep(10)  # healthy history: two short windows and a sixth of the long one
             fault_at = time.time()
@@ -205,10 +165,10 @@ def test_checkout_fault_pages_on_call_then_resolves(stack: Stack) -> None:
                     json={"payment_failure_ratio": 1.0, "ttl_seconds": 120},
                 )
                 assert rule.status_code == 201, rule.text
-            assert wait_until(
-                lambda: pager_notifications("CheckoutSuccessBudgetBurn", "firing", fault_at), 60
-            ), inbox()
-            paged = pager_notifications("CheckoutSuccessBudgetBurn", "firing", fault_at)[0]
+            assert wait_until(lambda: pages(INBOX, "CheckoutSuccessBudgetBurn", "firing", fault_at), 60), (
+                inbox()
+            )
+            paged = pages(INBOX, "CheckoutSuccessBudgetBurn", "firing", fault_at)[0]
             print(f"fault -> page in the inbox: {float(paged['received_at']) - fault_at:.1f} s")
             body = paged["body"]
             assert isinstance(body, dict)
@@ -229,9 +189,9 @@ def test_checkout_fault_pages_on_call_then_resolves(stack: Stack) -> None:
                 assert httpx.delete(f"{url}/api/admin/faults", headers=admin, timeout=5).status_code == 200
             # The payment circuit stays open for its 10 s reset, then the short window clears.
             assert wait_until(
-                lambda: pager_notifications("CheckoutSuccessBudgetBurn", "resolved", cleared_at), 90
+                lambda: pages(INBOX, "CheckoutSuccessBudgetBurn", "resolved", cleared_at), 90
             ), inbox()
-            resolved = pager_notifications("CheckoutSuccessBudgetBurn", "resolved", cleared_at)[0]
+            resolved = pages(INBOX, "CheckoutSuccessBudgetBurn", "resolved", cleared_at)[0]
             print(
                 f"fault cleared -> resolved in the inbox: {float(resolved['received_at']) - cleared_at:.1f} s"
             )

@@ -11,7 +11,7 @@ import pytest
 from peakops.procs import REPO_ROOT
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_demo_rehearses_the_spike_and_prints_the_verdict(tmp_path_factory: pytest.TempPathFactory) -> None:
     # A short path: supervisord's control socket lives in the stack directory (AF_UNIX paths are short).
     stack_dir = tmp_path_factory.mktemp("demo")
@@ -19,7 +19,7 @@ def test_demo_rehearses_the_spike_and_prints_the_verdict(tmp_path_factory: pytes
         [sys.executable, "-m", "peakops", "demo", "--duration", "10", "--peak-arrivals", "20"],
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=460,
         cwd=REPO_ROOT,
         env={
             "PATH": os.environ["PATH"],
@@ -36,5 +36,10 @@ def test_demo_rehearses_the_spike_and_prints_the_verdict(tmp_path_factory: pytes
     assert "Attribution" in out
     assert "lena-glow" in out
     assert "edge cache hit ratio" in out
+    # The rehearsal's outage: paged through Prometheus and Alertmanager, resolved, shown from the inbox.
+    assert "paged after" in out
+    assert "resolved" in out
+    assert "On-call inbox" in out
+    assert "CheckoutSuccessBudgetBurn/page" in out
     # Brought down afterwards: supervisord (and with it every program) has exited.
     assert not (stack_dir / "supervisor" / "supervisord.pid").exists()
