@@ -325,6 +325,50 @@ def campaign_rules(spec: SLOSpec, plan: CampaignPlan, traffic_slo: str, runbook:
     ]
 
 
+def campaign_slo_rules(ctx: SLOContext, options: Options) -> list[dict[str, Any]]:
+    """The time-boxed SLO: errors over valid events during the campaign window only, and its budget.
+
+    Each 5 m rate counts if the campaign was live at the start of its 5 m, so traffic just before the
+    window never leaks in; summing non-overlapping 5 m rates weighs every event once.
+    """
+    assert ctx.plan is not None
+    step = scaled("5m", options)
+    length = (ctx.plan.window.end - ctx.plan.window.start).total_seconds() + 600
+    span = format_duration(length / options.time_scale)
+    live = f'peakops:campaign_live{{service="{ctx.spec.service}"}}'
+    gate = f"and on() ({live} offset {step})"
+    labels = {**ctx.extra_labels, **ctx.labels, "campaign": ctx.plan.name}
+    return [
+        {
+            "record": "slo:sli_error:ratio_campaign",
+            "expr": (
+                f"sum_over_time((slo:sli_error:rate5m{ctx.selector} {gate})[{span}:{step}])\n/\n"
+                f"sum_over_time((slo:sli_total:rate5m{ctx.selector} {gate})[{span}:{step}])"
+            ),
+            "labels": labels,
+        },
+        {
+            "record": "slo:campaign_error_budget_remaining:ratio",
+            "expr": f"1 - slo:sli_error:ratio_campaign{ctx.selector} / {ctx.slo.error_budget:.12g}",
+            "labels": labels,
+        },
+        {
+            "alert": "CampaignErrorBudgetExhausted",
+            "expr": f"slo:campaign_error_budget_remaining:ratio{ctx.selector} <= 0\nand on() {live}",
+            "labels": {**labels, "severity": "ticket"},
+            "annotations": {
+                "summary": f"{ctx.spec.service} {ctx.slo.name}: the campaign's error budget is spent",
+                "description": (
+                    f"Over the campaign window so far, more than {100 - ctx.slo.objective:.3g}% of valid "
+                    f"events failed: the campaign missed {ctx.slo.name}'s {ctx.slo.objective:g}% objective."
+                ),
+                "runbook_url": ctx.slo.alerting.annotations["runbook_url"],
+                "impact": impact_annotation(ctx),
+            },
+        },
+    ]
+
+
 WATCHDOG = {
     "alert": "Watchdog",
     "expr": "vector(1)",
@@ -360,14 +404,21 @@ def rule_groups(contexts: list[SLOContext], options: Options) -> list[dict[str, 
             )
     for service, (spec, plan, ctxs) in specs.items():
         alerts: list[dict[str, Any]] = []
+        campaign = spec.peakops.campaign
+        campaign_alerts: list[dict[str, Any]] = []
+        if campaign is not None and plan is not None:
+            traffic = next(c for c in ctxs if c.slo.name == campaign.traffic_slo)
+            live, missing = campaign_rules(
+                spec, plan, campaign.traffic_slo, traffic.slo.alerting.annotations["runbook_url"]
+            )
+            alerts.append(live)  # first: the campaign rules below read it in the same evaluation
+            for ctx in ctxs:
+                if ctx.slo.peakops.campaign:
+                    campaign_alerts += campaign_slo_rules(ctx, options)
+            campaign_alerts.append(missing)
         for ctx in ctxs:
             alerts += alert_rules(ctx)
-        campaign = spec.peakops.campaign
-        if campaign is not None and plan is not None:
-            runbook = next(
-                c.slo.alerting.annotations["runbook_url"] for c in ctxs if c.slo.name == campaign.traffic_slo
-            )
-            alerts += campaign_rules(spec, plan, campaign.traffic_slo, runbook)
+        alerts += campaign_alerts
         groups.append({"name": group_name(service, "slo-alerts"), "rules": _scale_for(alerts, options)})
     groups.append({"name": "watchdog", "rules": [dict(WATCHDOG)]})
     return groups
