@@ -21,6 +21,14 @@ $(UV):
 	python3 -m venv $(CACHE)/uv-$(UV_VERSION)
 	$(CACHE)/uv-$(UV_VERSION)/bin/pip install -q uv==$(UV_VERSION)
 
+# checkov (the Kubernetes manifests' policy check) pins dependencies that clash with the project's, so it
+# lives in its own tool environment under the cache.
+CHECKOV_VERSION := 3.2.533
+CHECKOV := $(CACHE)/tools/checkov-$(CHECKOV_VERSION)/bin/checkov
+$(CHECKOV): $(UV)
+	UV_TOOL_DIR=$(CACHE)/tools/checkov-$(CHECKOV_VERSION) UV_TOOL_BIN_DIR=$(CACHE)/tools/checkov-$(CHECKOV_VERSION)/bin \
+		$(UV) tool install --quiet --python 3.11 checkov==$(CHECKOV_VERSION)
+
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --all-groups
 	@touch $@
@@ -28,7 +36,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 system-packages:
 	@bash scripts/install-system-packages.sh
 
-bootstrap: $(VENV)/.synced system-packages
+bootstrap: $(VENV)/.synced system-packages $(CHECKOV)
 
 demo: bootstrap
 	$(VENV)/bin/peakops demo
@@ -41,7 +49,7 @@ typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
 
 pytest: bootstrap
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	PEAKOPS_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

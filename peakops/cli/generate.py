@@ -3,6 +3,7 @@
     campaigns/demo.yaml   -> app/seed/demo-catalog.yaml, ansible/inventories/local/group_vars/all/campaign.yml
     peakops/edgelog.py    -> ansible/roles/edge_cache/vars/main.yml (the access log's fields)
     monitors/slos/*.yaml  -> monitors/generated/ (rules, PrometheusRule, promtool fixtures, Alertmanager)
+    infra/manifests/, Pulumi.<stack>.yaml -> k8s/ (a kustomize base and an overlay per stack)
 
 tests/peakops/test_generated.py renders the same and fails on any difference.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from infra import render
 from monitors import generate as monitors_generate
 from peakops import edgelog
 from peakops.cli.plan import render_ansible_vars, render_catalog
@@ -50,3 +52,7 @@ def generate() -> None:
     files = monitors_tree()
     monitors_generate.write_tree(files, monitors_generate.GENERATED_DIR)
     typer.echo(f"wrote {len(files)} files to {monitors_generate.GENERATED_DIR.relative_to(REPO_ROOT)}")
+    # After monitors/generated: the k8s/ ConfigMaps carry its rules and Alertmanager config.
+    k8s = render.render()
+    monitors_generate.write_tree(k8s, render.K8S_DIR)
+    typer.echo(f"wrote {len(k8s)} files to k8s")

@@ -19,6 +19,24 @@ app.add_typer(app_commands, name="app")
 app.add_typer(plan_commands, name="plan")
 app.add_typer(slo_commands, name="slo")
 app.add_typer(oncall_commands, name="oncall")
+k8s_commands = typer.Typer(no_args_is_help=True, help="Kubernetes manifests (k8s/), from infra/manifests.")
+app.add_typer(k8s_commands, name="k8s")
+
+
+@k8s_commands.command("render")
+def render_k8s() -> None:
+    """Rewrite k8s/ (base and one overlay per stack) from the builders the Pulumi program uses."""
+    from infra.config import ConfigError
+    from infra.render import K8S_DIR, write
+
+    try:
+        changed = write()
+    except ConfigError as exc:
+        typer.echo(f"error: invalid stack config\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {K8S_DIR}" if changed else f"{K8S_DIR}: unchanged")
+
+
 app.command("demo")(demo.demo)
 app.command("generate")(generate.generate)
 app.command("loadtest")(loadtest.loadtest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from infra import render
 from monitors.generate import GENERATED_DIR
 from peakops.cli.generate import monitors_tree, single_files
 from peakops.procs import REPO_ROOT
@@ -22,3 +23,14 @@ def test_monitors_generated_tree_has_not_drifted() -> None:
     for name, text in expected.items():
         assert on_disk[name] == text, f"monitors/generated/{name} is stale: run `peakops generate`"
         assert text.startswith("# Generated from")
+
+
+def test_k8s_tree_has_not_drifted() -> None:
+    expected = render.render()
+    on_disk = {
+        str(p.relative_to(render.K8S_DIR)): p.read_text() for p in render.K8S_DIR.rglob("*") if p.is_file()
+    }
+    on_disk.pop("base/secrets.env", None)  # yours, never committed
+    assert sorted(on_disk) == sorted(expected), "files added or missing: run `peakops k8s render`"
+    for name, text in expected.items():
+        assert on_disk[name] == text, f"k8s/{name} is stale: run `peakops k8s render`"

@@ -1,0 +1,66 @@
+"""The Pulumi program, callable from `__main__.py` and from the unit tests (with mocks)."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.components import COMPONENTS, PeakopsComponent
+from infra.config import KEYS, SECRET_KEYS, ConfigError, StackConfig, parse
+from infra.manifests import build
+from peakops.plan import load_plan
+from peakops.procs import REPO_ROOT
+
+
+def read_config() -> StackConfig:
+    """Every `peakops:*` key of the stack, unknown ones included, so a typo fails here."""
+    stack = pulumi.get_stack()
+    prefix = "peakops:"
+    values = {
+        key.removeprefix(prefix): value
+        for key, value in {
+            **pulumi.runtime.config.get_config_env(),
+            **pulumi.runtime.config.CONFIG.get(),
+        }.items()
+        if key.startswith(prefix)
+    }
+    config = pulumi.Config("peakops")
+    typed = {}
+    for key, raw in values.items():
+        if key in SECRET_KEYS:
+            typed[key] = raw  # the value itself; it goes into the Secret as a Pulumi secret
+        elif key in KEYS:
+            typed[key] = config.get_object(key) if raw.strip()[:1] in "[{" else _scalar(raw)
+        else:
+            typed[key] = raw  # unknown: parse() names it
+    return parse(typed, stack)
+
+
+def _scalar(raw: str) -> object:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(raw)
+    except ValueError:
+        return raw
+
+
+def run() -> dict[str, PeakopsComponent]:
+    try:
+        config = read_config()
+    except ConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    plan = load_plan(REPO_ROOT / config.campaign_plan)
+    groups = build(config, plan)
+    provider_opts = pulumi.ResourceOptions()
+    components: dict[str, PeakopsComponent] = {}
+    namespace = COMPONENTS["Namespace"]("peakops", groups.pop("Namespace"), provider_opts)
+    after_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+    for kind, manifests in groups.items():
+        if manifests:
+            components[kind] = COMPONENTS[kind](kind.lower(), manifests, after_namespace)
+    components["Namespace"] = namespace
+    pulumi.export("namespace", config.namespace)
+    pulumi.export("host", config.host)
+    pulumi.export("objects", {kind: sorted(c.resources) for kind, c in components.items()})
+    return components
