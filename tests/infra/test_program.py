@@ -3,6 +3,7 @@ registers, checked for the invariants a cluster would otherwise find the hard wa
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pulumi
@@ -34,6 +35,8 @@ BASE_CONFIG = {
 def deploy(config: dict[str, str]) -> list[pulumi.runtime.MockResourceArgs]:
     """Run the program with `config` and return every resource it registered."""
     recorder = Recorder()
+    # Earlier tests may have run asyncio.run(), which leaves no current loop; the mocks need one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(recorder, project="peakops", stack="test", preview=False)
     pulumi.runtime.set_all_config(config, [k for k in config if k.endswith(("adminToken", "databaseUrl"))])
 
