@@ -20,7 +20,8 @@ the same thing. Keys (all under `peakops:`):
     ingressClass           ingress class of the Ingress                           nginx
     host                   public host name                                       shop.example.com
     cloud                  none | aws | gcp | azure (load balancer annotations)    none
-    prometheusOperator     ServiceMonitor + PrometheusRule (else ConfigMaps)      false
+    prometheusOperator     auto | true | false: ServiceMonitor + PrometheusRule   auto
+                           (else ConfigMaps); auto asks the cluster for the CRDs
     loadGenerator          in-cluster Locust master and workers                   false
     loadGeneratorWorkers   Locust workers                                         2
 """
@@ -60,7 +61,7 @@ class _Config(BaseModel):
     ingressClass: str = "nginx"
     host: str = "shop.example.com"
     cloud: Literal["none", "aws", "gcp", "azure"] = "none"
-    prometheusOperator: bool = False
+    prometheusOperator: Literal["auto", "true", "false"] | bool = "auto"
     loadGenerator: bool = False
     loadGeneratorWorkers: int = Field(default=2, ge=1, le=100)
 
@@ -111,7 +112,7 @@ class StackConfig:
     ingress_class: str
     host: str
     cloud: str
-    prometheus_operator: bool
+    prometheus_operator: bool | None  # None: decide by asking the cluster (infra/program.py)
     load_generator: bool
     load_generator_workers: int
 
@@ -152,7 +153,9 @@ def parse(values: dict[str, Any], stack: str) -> StackConfig:
         ingress_class=raw.ingressClass,
         host=raw.host,
         cloud=raw.cloud,
-        prometheus_operator=raw.prometheusOperator,
+        prometheus_operator=None
+        if raw.prometheusOperator == "auto"
+        else raw.prometheusOperator in (True, "true"),
         load_generator=raw.loadGenerator,
         load_generator_workers=raw.loadGeneratorWorkers,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pulumi
 
 from infra.components import COMPONENTS, PeakopsComponent
@@ -45,11 +47,33 @@ def _scalar(raw: str) -> object:
         return raw
 
 
+def operator_crds_present() -> bool:
+    """Does the cluster serve monitoring.coreos.com (the Prometheus Operator's CRDs)?
+
+    Asked through the same kubeconfig the Kubernetes provider uses; no reachable cluster (a unit test, a
+    preview without credentials) counts as no operator, and says so.
+    """
+    from kubernetes import client
+    from kubernetes import config as kubeconfig
+
+    try:
+        kubeconfig.load_kube_config()  # type: ignore[no-untyped-call]
+        groups = client.ApisApi().get_api_versions().groups
+    except Exception as exc:
+        pulumi.log.warn(
+            f"peakops:prometheusOperator=auto: cluster not reachable ({type(exc).__name__}); using ConfigMaps"
+        )
+        return False
+    return any(group.name == "monitoring.coreos.com" for group in groups)
+
+
 def run() -> dict[str, PeakopsComponent]:
     try:
         config = read_config()
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
+    if config.prometheus_operator is None:
+        config = dataclasses.replace(config, prometheus_operator=operator_crds_present())
     plan = load_plan(REPO_ROOT / config.campaign_plan)
     groups = build(config, plan)
     provider_opts = pulumi.ResourceOptions()

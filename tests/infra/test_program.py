@@ -4,11 +4,13 @@ registers, checked for the invariants a cluster would otherwise find the hard wa
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
 
+from infra import program
 from infra.program import run
 from peakops.services import APP, EDGE, EXPORTER
 
@@ -229,8 +231,8 @@ def test_load_balancer_annotations_for_the_cloud(resources: list[pulumi.runtime.
     )
 
 
-def test_observability_ships_servicemonitors_only_with_the_operator() -> None:
-    plain = deploy(BASE_CONFIG)
+def test_observability_ships_servicemonitors_only_with_the_operator(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = deploy({**BASE_CONFIG, "peakops:prometheusOperator": "false"})
     assert not [r for r in plain if r.typ.endswith("ServiceMonitor")]
     assert any(r.name.endswith("peakops-prometheus-rules") for r in plain)
     operator = deploy({**BASE_CONFIG, "peakops:prometheusOperator": "true"})
@@ -259,3 +261,17 @@ def test_bad_stack_config_fails_at_program_start(config: dict[str, str], message
         pulumi.RunError, match="stack test: .*" + message.replace("(", r"\(").replace(")", r"\)")
     ):
         deploy({**BASE_CONFIG, **config})
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_auto_asks_the_cluster_for_the_operator_crds(present: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(program, "operator_crds_present", lambda: present)
+    registered = deploy(BASE_CONFIG)  # prometheusOperator defaults to auto
+    monitors = [r for r in registered if r.typ.endswith(":ServiceMonitor")]
+    config_maps = [r for r in registered if r.name.endswith("peakops-prometheus-rules")]
+    assert (len(monitors), len(config_maps)) == ((2, 0) if present else (0, 1))
+
+
+def test_no_reachable_cluster_means_no_operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
+    assert program.operator_crds_present() is False
