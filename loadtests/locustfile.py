@@ -31,7 +31,7 @@ from loadtests.arrivals import Arrivals
 from loadtests.collector import Collector
 from loadtests.journeys import RunContext, Visitor
 from loadtests.model import SHAPES, Timeline, from_plan
-from loadtests.verdict import evaluate
+from loadtests.verdict import evaluate, with_slo_thresholds
 from peakops.plan import CampaignPlan, PlanError, load_plan
 
 __all__ = ["CampaignShape", "Visitor"]
@@ -225,7 +225,8 @@ def _verdict(environment: Environment, **_kwargs: Any) -> None:
     if run is None or isinstance(environment.runner, WorkerRunner):
         return
     elapsed = min(run.arrivals.elapsed(), float(run.timeline.seconds))
-    verdict = evaluate(run.timeline, run.collector, run.plan.thresholds, elapsed)
+    thresholds, source = with_slo_thresholds(run.plan.thresholds)
+    verdict = evaluate(run.timeline, run.collector, thresholds, elapsed)
     rows = report.per_second(run.timeline, run.collector, run.timeline.seconds)
     options = environment.parsed_options
     data = report.summary(
@@ -234,7 +235,11 @@ def _verdict(environment: Environment, **_kwargs: Any) -> None:
         verdict,
         elapsed,
         rows,
-        {"host": environment.host, "plan": str(options.plan) if options else ""},
+        {
+            "host": environment.host,
+            "plan": str(options.plan) if options else "",
+            "checkout_success_threshold": f"{thresholds.min_checkout_success_ratio:.2%} from {source}",
+        },
     )
     if options is not None and options.report_dir:
         report.write_all(Path(options.report_dir), data)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
 from loadtests.collector import Collector, percentile
 from loadtests.model import Timeline
 from peakops.plan import Thresholds
+from peakops.slo import CHECKOUT_METRIC, DEFAULT_SPECS_DIR, load_specs
 
 BUCKET_SECONDS = 10
 MIN_ACHIEVED_RATIO = 0.95
@@ -103,6 +105,27 @@ def arrival_buckets(
         )
         start = end + 1
     return buckets
+
+
+def with_slo_thresholds(
+    thresholds: Thresholds, specs_dir: Path = DEFAULT_SPECS_DIR
+) -> tuple[Thresholds, str]:
+    """The checkout success threshold from the SLO on checkout outcomes, when a spec has one.
+
+    The verdict counts checkouts as the SLI does (orders over orders and failures; stock-outs and
+    refusals are neither), so the SLO's objective is the bar. Returns the thresholds and where the bar
+    came from, for the report.
+    """
+    if not specs_dir.is_dir():
+        return thresholds, "campaign plan"
+    for spec in load_specs(specs_dir).values():
+        for slo in spec.slos:
+            outcomes = slo.sli.outcomes
+            if outcomes is not None and outcomes.metric == CHECKOUT_METRIC and not outcomes.selector:
+                bar = round(slo.objective / 100, 12)
+                source = f"SLO {spec.service}/{slo.name} ({slo.objective:g}%)"
+                return thresholds.model_copy(update={"min_checkout_success_ratio": bar}), source
+    return thresholds, "campaign plan"
 
 
 def evaluate(timeline: Timeline, collector: Collector, thresholds: Thresholds, elapsed_s: float) -> Verdict:

@@ -23,9 +23,9 @@ from monitors.sli import resolve
 from peakops.generated import dump_yaml, header, shown
 from peakops.plan import CampaignPlan, PlanError, load_plan
 from peakops.procs import REPO_ROOT
-from peakops.slo import SLOSpec, SpecError, load_specs
+from peakops.slo import DEFAULT_SPECS_DIR, SLOSpec, SpecError, load_specs
 
-SPECS_DIR = REPO_ROOT / "monitors" / "slos"
+SPECS_DIR = DEFAULT_SPECS_DIR
 GENERATED_DIR = REPO_ROOT / "monitors" / "generated"
 RULES_FILE = "rules.yml"
 

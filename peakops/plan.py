@@ -150,6 +150,7 @@ class Thresholds(_Strict):
     """The verdict's thresholds until the SLO specs exist; then those take over."""
 
     journeys: dict[str, JourneyThresholds]
+    # Overridden by the SLO on checkout outcomes in monitors/slos when there is one (loadtests/verdict.py).
     min_checkout_success_ratio: float = Field(ge=0, le=1)
     min_orders_per_second: float = Field(default=0, ge=0)
 

@@ -149,6 +149,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         f"browse {funnel['browse']} -> cart {funnel['cart']}"
         f" -> checkout {funnel['checkout']}   checkout outcomes: {summary['checkout']}"
     )
+    if "checkout_success_threshold" in summary:
+        console.print(f"checkout success threshold: {summary['checkout_success_threshold']}")
 
 
 def loadtest(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from loadtests.collector import Collector, percentile, round_ms
 from loadtests.model import Timeline
-from loadtests.verdict import Outcome, evaluate
+from loadtests.verdict import Outcome, evaluate, with_slo_thresholds
 from peakops.plan import JourneyThresholds, Thresholds
+from peakops.slo import DEFAULT_SPECS_DIR
 
 THRESHOLDS = Thresholds(
     journeys={"influencer": JourneyThresholds(p95_ms=500, p99_ms=1000, max_error_ratio=0.01)},
@@ -87,3 +90,25 @@ def test_percentiles_and_rounding() -> None:
     assert percentile(histogram, 0.5) == 10
     assert percentile(histogram, 0.95) == 100
     assert percentile(histogram, 1.0) == 1000
+
+
+def test_the_checkout_bar_comes_from_the_slo_specs(tmp_path: Path) -> None:
+    thresholds, source = with_slo_thresholds(THRESHOLDS)
+    assert thresholds.min_checkout_success_ratio == 0.999  # monitors/slos/shop.yaml: checkout-success
+    assert source == "SLO shop/checkout-success (99.9%)"
+    assert thresholds.journeys == THRESHOLDS.journeys  # latency bars stay the plan's
+    # 998 orders of 1000 attempts: fine for the plan's 98%, a failure against the SLO's 99.9%.
+    collector = healthy()
+    collector.checkout["order"] += 998
+    collector.checkout["failed"] += 2
+    assert evaluate(flat_timeline(), collector, THRESHOLDS, 30).outcome is Outcome.PASS
+    assert evaluate(flat_timeline(), collector, thresholds, 30).outcome is Outcome.FAIL
+    # Without a checkout SLO the plan's bar stands.
+    (tmp_path / "other.yaml").write_text(
+        (DEFAULT_SPECS_DIR / "shop.yaml")
+        .read_text()
+        .replace("peakops_checkouts_total", "peakops_promo_checks_total")
+    )
+    kept, source = with_slo_thresholds(THRESHOLDS, tmp_path)
+    assert kept.min_checkout_success_ratio == 0.98
+    assert source == "campaign plan"
