@@ -28,6 +28,7 @@ from jinja2 import Template
 from monitors.alertmanager import PAGERDUTY_KEY_FILE, SLACK_API_URL_FILE, Receivers
 from monitors.generate import SPECS_DIR, Settings, render
 from monitors.inbox import Store, serving
+from peakops.cli.demo import checkout_stream, pages
 from peakops.procs import REPO_ROOT, free_port, run_app, run_service
 
 ADMIN_TOKEN = secrets.token_hex(16)  # this run only
@@ -50,41 +51,6 @@ def backfill(path: Path, tsdb: Path, instance: str, rate: float, step: int, end:
         check=True,
         capture_output=True,
     )
-
-
-def drive(base: str, rate: float, stop: threading.Event, codes: list[int], deadline_s: float) -> None:
-    """Checkouts paced at `rate` per second by the clock (not by answers), bounded in time."""
-    started = time.monotonic()
-    with httpx.Client(base_url=base, timeout=10) as client:
-        for n in range(int(rate * deadline_s)):
-            if stop.is_set():
-                return
-            delay = started + n / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                cart = client.post("/api/carts").json()["cart_id"]
-                client.post(f"/api/carts/{cart}/items", json={"sku": "GLOW-SERUM", "quantity": 1})
-                answer = client.post(
-                    "/api/checkout",
-                    json={"cart_id": cart, "email": f"bench{n}@example.com"},
-                    headers={"Idempotency-Key": f"detect-{n}"},
-                )
-                codes.append(answer.status_code)
-            except (httpx.HTTPError, KeyError, ValueError):
-                codes.append(-1)
-
-
-def paged_at(store: Store, since: float) -> float | None:
-    for record in store.read():
-        body = record["body"]
-        if record["path"] != "/alerts/pager" or record["received_at"] < since or not isinstance(body, dict):
-            continue
-        for alert in body.get("alerts", []):
-            labels = alert["labels"]
-            if labels["alertname"] == "CheckoutSuccessBudgetBurn" and labels["severity"] == "page":
-                return float(record["received_at"])
-    return None
 
 
 def main() -> None:
@@ -156,7 +122,7 @@ def main() -> None:
                 run_service(prometheus, scratch / "prom.log", f"http://127.0.0.1:{prom_port}/-/ready"),
             ):
                 traffic = threading.Thread(
-                    target=drive, args=(app.url, args.rate, stop, codes, 600), daemon=True
+                    target=lambda: codes.extend(checkout_stream(app.url, stop, args.rate, 600)), daemon=True
                 )
                 traffic.start()
                 time.sleep(args.warmup)
@@ -173,9 +139,11 @@ def main() -> None:
                     timeout=5,
                 )
                 rule.raise_for_status()
+                inbox = f"http://127.0.0.1:{inbox_port}"
                 detected = None
                 while time.time() - fault_at < 240 and detected is None:
-                    detected = paged_at(store, fault_at)
+                    paged = pages(inbox, "CheckoutSuccessBudgetBurn", "firing", fault_at)
+                    detected = paged[0]["received_at"] if paged else None
                     time.sleep(0.2)
                 stop.set()
                 traffic.join(timeout=30)

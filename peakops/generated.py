@@ -56,3 +56,11 @@ def dump_yaml(data: Any) -> str:
 
 def generated_yaml(data: Any, sources: Iterable[Path | str], command: str) -> str:
     return header(sources, command) + dump_yaml(data)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target, then rename over it: a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

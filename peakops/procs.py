@@ -81,19 +81,8 @@ def run_app(
     command = [sys.executable, "-m", "peakops", "app", "serve", "--host", host, "--port", str(port)]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
-    app = AppProcess(process, host, port, log_path)
-    try:
-        try:
-            wait_http_ok(f"{app.url}/readyz", ready_timeout_s, process)
-        except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"app did not start: {exc}\n--- log ---\n{app.log()}") from None
+    with run_service(command, log_path, f"http://{host}:{port}/readyz", env, ready_timeout_s) as app:
         yield app
-    finally:
-        app.terminate()
 
 
 @contextlib.contextmanager
@@ -105,7 +94,8 @@ def run_service(
     ready_timeout_s: float = 30,
     cwd: Path = REPO_ROOT,
 ) -> Iterator[AppProcess]:
-    """Start an HTTP server (exporter, Prometheus, Alertmanager, inbox), wait for `ready_url`, stop after."""
+    """Start an HTTP server (app, exporter, Prometheus, Alertmanager, inbox), wait for `ready_url`, stop
+    it (SIGTERM, then SIGKILL) after."""
     parsed = urllib.parse.urlsplit(ready_url)
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +106,9 @@ def run_service(
         try:
             wait_http_ok(ready_url, ready_timeout_s, process)
         except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{command[0]} did not start: {exc}\n--- log ---\n{service.log()}") from None
+            raise RuntimeError(
+                f"{' '.join(command)} did not start: {exc}\n--- log ---\n{service.log()}"
+            ) from None
         yield service
     finally:
         service.terminate()

@@ -18,7 +18,7 @@ from infra import render
 from monitors import generate as monitors_generate
 from peakops import edgelog
 from peakops.cli.plan import render_ansible_vars, render_catalog
-from peakops.generated import generated_yaml
+from peakops.generated import generated_yaml, write_atomically
 from peakops.plan import load_plan
 from peakops.procs import REPO_ROOT
 
@@ -41,18 +41,16 @@ def monitors_tree() -> dict[str, str]:
     return monitors_generate.render(monitors_generate.SPECS_DIR, monitors_generate.Settings())
 
 
+def _write_tree(out: Path, files: dict[str, str]) -> None:
+    changed = monitors_generate.write_tree(files, out)
+    typer.echo(f"{'wrote' if changed else 'unchanged:'} {len(files)} files in {out.relative_to(REPO_ROOT)}")
+
+
 def generate() -> None:
-    """Rewrite every generated file (catalog seed, Ansible vars, monitors/generated) from its source."""
+    """Rewrite every generated file (catalog seed, Ansible vars, monitors/generated, k8s/) from its source."""
     for path, text in single_files().items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_atomically(path, text)
         typer.echo(f"wrote {path.relative_to(REPO_ROOT)}")
-    files = monitors_tree()
-    monitors_generate.write_tree(files, monitors_generate.GENERATED_DIR)
-    typer.echo(f"wrote {len(files)} files to {monitors_generate.GENERATED_DIR.relative_to(REPO_ROOT)}")
+    _write_tree(monitors_generate.GENERATED_DIR, monitors_tree())
     # After monitors/generated: the k8s/ ConfigMaps carry its rules and Alertmanager config.
-    k8s = render.render()
-    monitors_generate.write_tree(k8s, render.K8S_DIR)
-    typer.echo(f"wrote {len(k8s)} files to k8s")
+    _write_tree(render.K8S_DIR, render.render())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from peakops.generated import generated_yaml, shown
+from peakops.generated import generated_yaml, shown, write_atomically
 from peakops.plan import CampaignPlan, PlanError, load_plan
 
 plan_commands = typer.Typer(no_args_is_help=True, help="Campaign plans (campaigns/*.yaml).")
@@ -63,6 +63,4 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
         return
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)  # never a half-written file
+    write_atomically(out, text)
