@@ -9,6 +9,11 @@ the same thing. Keys (all under `peakops:`):
     appReplicasMin/Max     HPA bounds for the app                                 2 / 20
     appCpuTarget           HPA target CPU utilisation, percent                    60
     appRpsTarget           HPA target requests per second per pod                 200
+    appRpsMetric           auto | true | false: scale the app on requests per     auto
+                           second too (needs a custom metrics adapter, e.g.
+                           prometheus-adapter: while any HPA metric is missing,
+                           Kubernetes never scales down); auto asks the cluster
+                           whether custom.metrics.k8s.io is served
     edgeReplicasMin/Max    HPA bounds for the edge                                2 / 10
     campaignPlan           campaign plan the pre-scaling reads (repo-relative)    campaigns/demo.yaml
     prescaleReplicas       HPA minimum while a post's spike lands                 10
@@ -49,6 +54,7 @@ class _Config(BaseModel):
     appReplicasMax: int = Field(default=20, ge=1)
     appCpuTarget: int = Field(default=60, ge=10, le=95)
     appRpsTarget: int = Field(default=200, ge=1)
+    appRpsMetric: Literal["auto", "true", "false"] | bool = "auto"
     edgeReplicasMin: int = Field(default=2, ge=1)
     edgeReplicasMax: int = Field(default=10, ge=1)
     campaignPlan: str = "campaigns/demo.yaml"
@@ -101,6 +107,7 @@ class StackConfig:
     app_replicas: tuple[int, int]
     app_cpu_target: int
     app_rps_target: int
+    app_rps_metric: bool | None  # None: decide by asking the cluster (infra/program.py)
     edge_replicas: tuple[int, int]
     campaign_plan: str
     prescale_replicas: int
@@ -142,6 +149,7 @@ def parse(values: dict[str, Any], stack: str) -> StackConfig:
         app_replicas=(raw.appReplicasMin, raw.appReplicasMax),
         app_cpu_target=raw.appCpuTarget,
         app_rps_target=raw.appRpsTarget,
+        app_rps_metric=_auto(raw.appRpsMetric),
         edge_replicas=(raw.edgeReplicasMin, raw.edgeReplicasMax),
         campaign_plan=raw.campaignPlan,
         prescale_replicas=raw.prescaleReplicas,
@@ -153,12 +161,15 @@ def parse(values: dict[str, Any], stack: str) -> StackConfig:
         ingress_class=raw.ingressClass,
         host=raw.host,
         cloud=raw.cloud,
-        prometheus_operator=None
-        if raw.prometheusOperator == "auto"
-        else raw.prometheusOperator in (True, "true"),
+        prometheus_operator=_auto(raw.prometheusOperator),
         load_generator=raw.loadGenerator,
         load_generator_workers=raw.loadGeneratorWorkers,
     )
+
+
+def _auto(value: str | bool) -> bool | None:
+    """auto -> None (the program asks the cluster; the renderer of k8s/ takes the portable choice)."""
+    return None if value == "auto" else value in (True, "true")
 
 
 def from_stack_file(data: dict[str, Any], stack: str, secrets: dict[str, str] | None = None) -> StackConfig:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pulumi
 
@@ -47,12 +48,17 @@ def _scalar(raw: str) -> object:
         return raw
 
 
-def operator_crds_present() -> bool:
-    """Does the cluster serve monitoring.coreos.com (the Prometheus Operator's CRDs)?
+# Settings that may say `auto`: each is decided by whether the cluster serves an API group.
+AUTO_GROUPS = {
+    "prometheus_operator": "monitoring.coreos.com",  # the Prometheus Operator's CRDs
+    "app_rps_metric": "custom.metrics.k8s.io",  # a custom metrics adapter (prometheus-adapter)
+}
 
-    Asked through the same kubeconfig the Kubernetes provider uses; no reachable cluster (a unit test, a
-    preview without credentials) counts as no operator, and says so.
-    """
+
+def served_api_groups() -> set[str]:
+    """The API groups the cluster serves (aggregated ones included), asked through the same kubeconfig
+    the Kubernetes provider uses. No reachable cluster (a unit test, a preview without credentials)
+    serves nothing, and says so."""
     from kubernetes import client
     from kubernetes import config as kubeconfig
 
@@ -60,11 +66,18 @@ def operator_crds_present() -> bool:
         kubeconfig.load_kube_config()  # type: ignore[no-untyped-call]
         groups = client.ApisApi().get_api_versions().groups
     except Exception as exc:
-        pulumi.log.warn(
-            f"peakops:prometheusOperator=auto: cluster not reachable ({type(exc).__name__}); using ConfigMaps"
-        )
-        return False
-    return any(group.name == "monitoring.coreos.com" for group in groups)
+        pulumi.log.warn(f"peakops: auto settings: no cluster reachable ({type(exc).__name__}): 'false'")
+        return set()
+    return {group.name for group in groups}
+
+
+def decide_auto(config: StackConfig) -> StackConfig:
+    undecided = [field for field in AUTO_GROUPS if getattr(config, field) is None]
+    if not undecided:
+        return config
+    served = served_api_groups()  # one question to the cluster, however many settings ask
+    decided: dict[str, Any] = {field: AUTO_GROUPS[field] in served for field in undecided}
+    return dataclasses.replace(config, **decided)
 
 
 def run() -> dict[str, PeakopsComponent]:
@@ -72,8 +85,7 @@ def run() -> dict[str, PeakopsComponent]:
         config = read_config()
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
-    if config.prometheus_operator is None:
-        config = dataclasses.replace(config, prometheus_operator=operator_crds_present())
+    config = decide_auto(config)
     plan = load_plan(REPO_ROOT / config.campaign_plan)
     groups = build(config, plan)
     provider_opts = pulumi.ResourceOptions()

@@ -53,7 +53,15 @@ def deploy(config: dict[str, str]) -> list[pulumi.runtime.MockResourceArgs]:
 
 @pytest.fixture(scope="module")
 def resources() -> list[pulumi.runtime.MockResourceArgs]:
-    return deploy({**BASE_CONFIG, "peakops:loadGenerator": "true", "peakops:cloud": "aws"})
+    # Explicit settings, so nothing asks a cluster: every optional part on.
+    return deploy(
+        {
+            **BASE_CONFIG,
+            "peakops:loadGenerator": "true",
+            "peakops:cloud": "aws",
+            "peakops:appRpsMetric": "true",
+        }
+    )
 
 
 def of_kind(resources: list[pulumi.runtime.MockResourceArgs], kind: str) -> list[dict[str, Any]]:
@@ -265,13 +273,41 @@ def test_bad_stack_config_fails_at_program_start(config: dict[str, str], message
 
 @pytest.mark.parametrize("present", [True, False])
 def test_auto_asks_the_cluster_for_the_operator_crds(present: bool, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(program, "operator_crds_present", lambda: present)
+    served = {"apps", "monitoring.coreos.com"} if present else {"apps"}
+    monkeypatch.setattr(program, "served_api_groups", lambda: served)
     registered = deploy(BASE_CONFIG)  # prometheusOperator defaults to auto
     monitors = [r for r in registered if r.typ.endswith(":ServiceMonitor")]
     config_maps = [r for r in registered if r.name.endswith("peakops-prometheus-rules")]
     assert (len(monitors), len(config_maps)) == ((2, 0) if present else (0, 1))
 
 
-def test_no_reachable_cluster_means_no_operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def app_hpa_metrics(registered: list[pulumi.runtime.MockResourceArgs]) -> list[str]:
+    hpa = next(
+        r.inputs for r in registered if r.typ.endswith(":HorizontalPodAutoscaler") and APP.name in r.name
+    )
+    return sorted(m["type"] for m in hpa["spec"]["metrics"])
+
+
+@pytest.mark.parametrize("adapter", [True, False])
+def test_auto_scales_on_requests_only_where_a_custom_metrics_adapter_serves_them(
+    adapter: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kubernetes never scales down while any of an HPA's metrics is missing: without an adapter, a
+    # requests-per-second metric would pin the app at its maximum after the first spike.
+    served = {"apps", "custom.metrics.k8s.io"} if adapter else {"apps"}
+    monkeypatch.setattr(program, "served_api_groups", lambda: served)
+    assert app_hpa_metrics(deploy(BASE_CONFIG)) == (["Pods", "Resource"] if adapter else ["Resource"])
+
+
+def test_explicit_settings_do_not_ask_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable() -> set[str]:
+        raise AssertionError("asked the cluster although nothing was auto")
+
+    monkeypatch.setattr(program, "served_api_groups", unreachable)
+    explicit = {**BASE_CONFIG, "peakops:prometheusOperator": "false", "peakops:appRpsMetric": "true"}
+    assert app_hpa_metrics(deploy(explicit)) == ["Pods", "Resource"]
+
+
+def test_no_reachable_cluster_serves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
-    assert program.operator_crds_present() is False
+    assert program.served_api_groups() == set()
