@@ -4,6 +4,7 @@ k8s/base/               every object for the base settings (no secrets: a secret
                         secrets.env, which you write and never commit)
 k8s/overlays/<stack>/   the stack's differences, from Pulumi.<stack>.yaml: changed objects as patches,
                         added ones as resources, removed ones as delete patches
+k8s/kustomization.yaml  `kubectl apply -k k8s/` deploys the first stack (dev); others are explicit
 
 peakops k8s render            (a drift test fails when k8s/ differs from what this renders)
 kubectl apply -k k8s/overlays/dev
@@ -50,9 +51,12 @@ def _objects(config: StackConfig) -> dict[tuple[str, str], Manifest]:
     return found
 
 
-def _strip_namespace(manifest: Manifest) -> Manifest:
-    """A copy that keeps the namespace: checkov wants one, and each overlay's kustomization sets its own."""
+def _in_namespace(manifest: Manifest, namespace: str) -> Manifest:
+    """A copy in `namespace`. Overlay files carry the base's namespace: kustomize matches a patch to its
+    target by kind, name and namespace, and only then moves everything into the overlay's namespace."""
     copy: dict[str, Any] = yaml.safe_load(yaml.safe_dump(manifest))
+    if "namespace" in copy["metadata"]:
+        copy["metadata"]["namespace"] = namespace
     return copy
 
 
@@ -65,7 +69,8 @@ def stack_config(stack: str) -> StackConfig:
 def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
     """Relative path under k8s/ -> text."""
     top = header(["infra/manifests/", *(f"Pulumi.{s}.yaml" for s in stacks)], COMMAND)
-    base = _objects(parse(BASE_VALUES, "base"))
+    base_config = parse(BASE_VALUES, "base")
+    base = _objects(base_config)
     files: dict[str, str] = {}
     base_resources = []
     for (kind, name), manifest in sorted(base.items()):
@@ -73,7 +78,7 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
             continue  # each overlay names its own
         file = _file_name(kind, name)
         base_resources.append(file)
-        files[f"base/{file}"] = top + dump_yaml(_strip_namespace(manifest))
+        files[f"base/{file}"] = top + dump_yaml(manifest)
     files["base/kustomization.yaml"] = top + dump_yaml(
         {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
@@ -99,10 +104,12 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
             file = _file_name(kind, name)
             if kind == "Namespace" or key not in base:
                 resources.append(file)
-                files[f"overlays/{stack}/{file}"] = top + dump_yaml(_strip_namespace(manifest))
-            elif _strip_namespace(manifest) != _strip_namespace(base[key]):
+                files[f"overlays/{stack}/{file}"] = top + dump_yaml(manifest)
+                continue
+            as_patch = _in_namespace(manifest, base_config.namespace)
+            if as_patch != base[key]:
                 patches.append({"path": file})
-                files[f"overlays/{stack}/{file}"] = top + dump_yaml(_strip_namespace(manifest))
+                files[f"overlays/{stack}/{file}"] = top + dump_yaml(as_patch)
         for key in sorted(set(base) - set(objects)):
             kind, name = key
             if kind == "Namespace":
@@ -114,7 +121,7 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
                             "$patch": "delete",
                             "apiVersion": base[key]["apiVersion"],
                             "kind": kind,
-                            "metadata": {"name": name},
+                            "metadata": {"name": name, "namespace": base_config.namespace},
                         }
                     )
                 }
@@ -128,6 +135,13 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
         if patches:
             kustomization["patches"] = patches
         files[f"overlays/{stack}/kustomization.yaml"] = top + dump_yaml(kustomization)
+    files["kustomization.yaml"] = top + dump_yaml(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [f"overlays/{stacks[0]}"],
+        }
+    )
     return files
 
 
