@@ -9,12 +9,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench clean
+.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench e2e-env e2e clean
 
 help:
 	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
 	@echo "make test    lint, type-check and run the whole test suite against real servers"
 	@echo "make bench   benchmarks (app vs bare ASGI; load generator vs plain Locust), printed as ratios"
+	@echo "make e2e     a real Kubernetes control plane (built from Go modules, cached) and the deploys into it"
 
 # uv comes from PyPI into its own venv under the cache, so nothing global is touched.
 $(UV):
@@ -52,6 +53,14 @@ pytest: bootstrap
 	PEAKOPS_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The e2e cluster's programs, built once with the installed Go from pinned module releases
+# (tests/e2e/build/*/go.mod) and cached under $(CACHE)/e2e.
+e2e-env:
+	PEAKOPS_CACHE=$(CACHE) bash scripts/e2e-env.sh
+
+e2e: bootstrap e2e-env
+	PEAKOPS_CACHE=$(CACHE) PEAKOPS_E2E=1 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 bench: bootstrap
 	$(PY) benchmarks/app_throughput.py

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,14 +27,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http_ok(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http_ok(
+    url: str,
+    timeout_s: float,
+    process: subprocess.Popen[bytes] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
     deadline = time.monotonic() + timeout_s
     last_error = ""
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback URL we built
+            # A loopback URL we built (S310).
+            with urllib.request.urlopen(url, timeout=1, context=ssl_context) as response:  # noqa: S310
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
@@ -93,9 +100,10 @@ def run_service(
     env: Mapping[str, str] | None = None,
     ready_timeout_s: float = 30,
     cwd: Path = REPO_ROOT,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> Iterator[AppProcess]:
-    """Start an HTTP server (app, exporter, Prometheus, Alertmanager, inbox), wait for `ready_url`, stop
-    it (SIGTERM, then SIGKILL) after."""
+    """Start an HTTP server (app, exporter, Prometheus, Alertmanager, inbox, the e2e control plane), wait
+    for `ready_url` (over HTTPS with `ssl_context`), stop it (SIGTERM, then SIGKILL) after."""
     parsed = urllib.parse.urlsplit(ready_url)
     full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +112,7 @@ def run_service(
     service = AppProcess(process, parsed.hostname or "127.0.0.1", parsed.port or 80, log_path)
     try:
         try:
-            wait_http_ok(ready_url, ready_timeout_s, process)
+            wait_http_ok(ready_url, ready_timeout_s, process, ssl_context)
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(
                 f"{' '.join(command)} did not start: {exc}\n--- log ---\n{service.log()}"

@@ -1,0 +1,33 @@
+"""The e2e suite's cluster: one control plane for the session (tests/e2e/cluster.py), or the user's own
+cluster when PEAKOPS_E2E_KUBECONFIG names one. Run with `make e2e`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.cluster import Cluster, cluster_for_tests
+
+# The HPA's real windows (a 300 s scale-down stabilisation, then a step a minute) outlast the suite's
+# default per-test timeout; every e2e loop is bounded by its own deadline.
+E2E_TIMEOUT_S = 1200
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_S))
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with cluster_for_tests(tmp_path_factory.mktemp("cluster")) as running:
+        yield running
+
+
+@pytest.fixture
+def simulated(cluster: Cluster) -> Cluster:
+    """A cluster whose pods' CPU usage a test can set (kwok); the user's own cluster has real pods."""
+    if not cluster.simulated:
+        pytest.skip("needs kwok's simulated usage; run against the suite's own control plane")
+    return cluster
