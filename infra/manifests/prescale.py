@@ -44,8 +44,20 @@ def raised_periods(plan: CampaignPlan, lead: timedelta, hold: timedelta) -> list
 
 
 def cron(moment: datetime) -> str:
-    # Minute, hour, day of month, month: the CronJob fires on that date (yearly, if left in place).
+    # Minute, hour, day of month, month: cron has no year, so `patch_command` checks it.
     return f"{moment.minute} {moment.hour} {moment.day} {moment.month} *"
+
+
+def patch_command() -> list[str]:
+    """The job's command: patch the HPA with $HPA_PATCH, but only in $CAMPAIGN_YEAR (in $TZ, the plan's
+    zone). A schedule fires on its date every year: left in place, the job would raise the HPA again a
+    year later, and a stack deployed a year ahead would raise it a year early."""
+    script = (
+        'if [ "$(date +%Y)" != "$CAMPAIGN_YEAR" ]; then '
+        'echo "not $CAMPAIGN_YEAR, the campaign\'s year: nothing to do"; exit 0; fi; '
+        f'exec kubectl patch hpa {APP.name} --type=merge -p "$HPA_PATCH"'
+    )
+    return ["/bin/sh", "-c", script]
 
 
 def _cron_job(
@@ -78,14 +90,11 @@ def _cron_job(
                                     "name": "patch-hpa",
                                     "image": KUBECTL_IMAGE,
                                     "imagePullPolicy": "IfNotPresent",
-                                    "command": [
-                                        "kubectl",
-                                        "patch",
-                                        "hpa",
-                                        APP.name,
-                                        "--type=merge",
-                                        "-p",
-                                        patch,
+                                    "command": patch_command(),
+                                    "env": [
+                                        {"name": "HPA_PATCH", "value": patch},
+                                        {"name": "CAMPAIGN_YEAR", "value": str(when.year)},
+                                        {"name": "TZ", "value": plan.window.timezone},
                                     ],
                                     "resources": {
                                         "requests": {"cpu": "50m", "memory": "64Mi"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -74,6 +75,39 @@ def test_overlapping_posts_share_one_raised_period() -> None:
     assert len(short) == 3
 
 
+def container_of(job: dict[str, Any]) -> dict[str, Any]:
+    return dict(job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0])
+
+
+@pytest.mark.parametrize(("year_offset", "patched"), [(0, True), (1, False), (-1, False)])
+def test_a_prescale_job_patches_only_in_the_campaign_year(
+    tmp_path: Path, year_offset: int, patched: bool
+) -> None:
+    # The job's own command, run by a real shell; `kubectl` here records its arguments (the e2e suite
+    # runs the same command with the real kubectl against a real apiserver).
+    config = parse({"imageTag": "1.0.0", "adminToken": "t", "databaseUrl": "postgresql://x"}, "test")
+    job = next(m for m in prescale(config, PLAN) if m["kind"] == "CronJob")
+    recorder = tmp_path / "kubectl"
+    recorder.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/args\n')
+    recorder.chmod(0o755)
+    env = {e["name"]: e["value"] for e in container_of(job)["env"]}
+    this_year = subprocess.run(["date", "+%Y"], env={"TZ": env["TZ"]}, capture_output=True, text=True).stdout
+    env["CAMPAIGN_YEAR"] = str(int(this_year) + year_offset)
+    result = subprocess.run(
+        container_of(job)["command"],
+        env={**env, "PATH": f"{tmp_path}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if patched:
+        args = (tmp_path / "args").read_text().splitlines()
+        assert args == ["patch", "hpa", "campaign-app", "--type=merge", "-p", env["HPA_PATCH"]]
+    else:
+        assert not (tmp_path / "args").exists()
+        assert "nothing to do" in result.stdout
+
+
 def test_prescale_cron_jobs_follow_the_plan_in_its_time_zone() -> None:
     config = parse(
         {"imageTag": "1.0.0", "adminToken": "t", "databaseUrl": "postgresql://x", "prescaleHoldMinutes": 5},
@@ -88,8 +122,12 @@ def test_prescale_cron_jobs_follow_the_plan_in_its_time_zone() -> None:
         assert job["spec"]["schedule"] == cron(
             post.astimezone(PLAN.window.start.tzinfo) - timedelta(minutes=10)
         )
-        command = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"]
-        assert command[-1] == '{"spec":{"minReplicas":10}}'
+        env = {e["name"]: e["value"] for e in container_of(job)["env"]}
+        assert env == {
+            "HPA_PATCH": '{"spec":{"minReplicas":10}}',
+            "CAMPAIGN_YEAR": "2026",
+            "TZ": "Europe/Berlin",
+        }
     role = next(m for m in prescale(config, PLAN) if m["kind"] == "Role")
     assert role["rules"] == [
         {
