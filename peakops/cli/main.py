@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from peakops.cli import demo, generate, loadtest, stack
 from peakops.cli.oncall import oncall_commands
@@ -81,4 +80,5 @@ def check_catalog(path: Annotated[Path, typer.Argument(help="Catalog seed YAML."
     except CatalogError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    Console().print(f"{path}: {len(seed.products)} products, {len(seed.influencers)} influencers: ok")
+    # One plain line: a status a script may read, never wrapped at a console width (a long path would).
+    typer.echo(f"{path}: {len(seed.products)} products, {len(seed.influencers)} influencers: ok")

@@ -89,12 +89,17 @@ def test_bad_seed_stops_startup_with_exit_2_and_the_problem(tmp_path: Path) -> N
 
 
 def test_check_catalog_command(tmp_path: Path) -> None:
+    # A path longer than any console is wide: the status stays one line (a wrapped one broke CI once).
+    deep = tmp_path / ("campaign-catalog-seeds-for-the-spring-drop-" * 3)
+    deep.mkdir()
+    seed = deep / "catalog.yaml"
+    seed.write_text(TEST_CATALOG.read_text())
     ok = subprocess.run(
-        [sys.executable, "-m", "peakops", "app", "check-catalog", str(TEST_CATALOG)],
+        [sys.executable, "-m", "peakops", "app", "check-catalog", str(seed)],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO_ROOT,
     )
     assert ok.returncode == 0, ok.stderr
-    assert "6 products, 2 influencers: ok" in ok.stdout
+    assert ok.stdout == f"{seed}: 6 products, 2 influencers: ok\n"
