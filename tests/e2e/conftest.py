@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.cluster import Cluster, cluster_for_tests
+from tests.e2e.cluster import E2E_CACHE, Cluster, cluster_for_tests, wait_for
+
+OPERATOR_CRDS = E2E_CACHE / "crds" / "prometheus-operator"
 
 # The HPA's real windows (a 300 s scale-down stabilisation, then a step a minute) outlast the suite's
 # default per-test timeout; every e2e loop is bounded by its own deadline.
@@ -31,3 +33,16 @@ def simulated(cluster: Cluster) -> Cluster:
     if not cluster.simulated:
         pytest.skip("needs kwok's simulated usage; run against the suite's own control plane")
     return cluster
+
+
+@pytest.fixture(scope="session")
+def operator_crds(cluster: Cluster) -> None:
+    """The Prometheus Operator's CRDs, PrometheusRule and ServiceMonitor, as its release publishes them
+    (`make e2e-env` fetches them), unless the cluster serves them already (a user's may run an operator)."""
+    if "prometheusrules" not in cluster.kubectl("api-resources", "--api-group=monitoring.coreos.com"):
+        cluster.kubectl("apply", "--server-side", "-f", str(OPERATOR_CRDS.resolve()))
+    for crd in ("prometheusrules", "servicemonitors"):
+        cluster.kubectl(
+            "wait", "--for=condition=Established", f"crd/{crd}.monitoring.coreos.com", "--timeout=60s"
+        )
+    wait_for("the operator's kinds served", lambda: "prometheusrules" in cluster.kubectl("api-resources"), 30)

@@ -12,9 +12,8 @@ import yaml
 
 from infra.render import STACKS
 from peakops.procs import REPO_ROOT
-from tests.e2e.cluster import E2E_CACHE, Cluster, wait_for
+from tests.e2e.cluster import Cluster
 
-OPERATOR_CRDS = E2E_CACHE / "crds" / "prometheus-operator"
 TARGETS = ["", *(f"overlays/{stack}" for stack in STACKS)]  # "": `kubectl apply -k k8s/`
 
 
@@ -32,21 +31,13 @@ def rendered(cluster: Cluster, folder: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def prepared(cluster: Cluster, manifests: Path) -> None:
-    """The Prometheus Operator's CRDs (prod uses them), and each stack's namespace for real: a server
-    dry-run of a namespaced object needs its namespace to exist, and a dry-run namespace never does."""
-    if "prometheusrules" not in cluster.kubectl("api-resources", "--api-group=monitoring.coreos.com"):
-        # Only where no operator installed them (a user's own cluster may run one).
-        cluster.kubectl("apply", "--server-side", "-f", str(OPERATOR_CRDS.resolve()))
-    for crd in ("prometheusrules", "servicemonitors"):
-        cluster.kubectl(
-            "wait", "--for=condition=Established", f"crd/{crd}.monitoring.coreos.com", "--timeout=60s"
-        )
+def prepared(cluster: Cluster, manifests: Path, operator_crds: None) -> None:
+    """Each stack's namespace for real (prod's objects also need the operator's CRDs): a server dry-run of
+    a namespaced object needs its namespace to exist, and a dry-run namespace never does."""
     for stack in STACKS:
         cluster.apply(
             [o for o in rendered(cluster, manifests / "overlays" / stack) if o["kind"] == "Namespace"]
         )
-    wait_for("the operator's kinds served", lambda: "prometheusrules" in cluster.kubectl("api-resources"), 30)
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t or "k8s/")

@@ -3,7 +3,6 @@ registers, checked for the invariants a cluster would otherwise find the hard wa
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,44 +10,14 @@ import pulumi
 import pytest
 
 from infra import program
-from infra.program import run
 from peakops.services import APP, EDGE, EXPORTER
-
-
-class Recorder(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
+from tests.infra.pulumi_mocks import deploy
 
 BASE_CONFIG = {
     "peakops:imageTag": "1.4.2",
     "peakops:adminToken": "s3cret-token",
     "peakops:databaseUrl": "postgresql+asyncpg://shop@db/shop",
 }
-
-
-def deploy(config: dict[str, str]) -> list[pulumi.runtime.MockResourceArgs]:
-    """Run the program with `config` and return every resource it registered."""
-    recorder = Recorder()
-    # Earlier tests may have run asyncio.run(), which leaves no current loop; the mocks need one.
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi.runtime.set_mocks(recorder, project="peakops", stack="test", preview=False)
-    pulumi.runtime.set_all_config(config, [k for k in config if k.endswith(("adminToken", "databaseUrl"))])
-
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def program() -> pulumi.Output[Any]:
-        components = run()
-        return pulumi.Output.all(*[r.urn for c in components.values() for r in c.resources.values()])
-
-    program()
-    return recorder.resources
 
 
 @pytest.fixture(scope="module")
