@@ -66,7 +66,7 @@ def served_api_groups() -> set[str]:
         kubeconfig.load_kube_config()  # type: ignore[no-untyped-call]
         groups = client.ApisApi().get_api_versions().groups
     except Exception as exc:
-        pulumi.log.warn(f"peakops: auto settings: no cluster reachable ({type(exc).__name__}): 'false'")
+        pulumi.log.warn(f"peakops: no cluster reachable ({type(exc).__name__}): each 'auto' setting is false")
         return set()
     return {group.name for group in groups}
 

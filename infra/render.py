@@ -12,6 +12,7 @@ kubectl apply -k k8s/overlays/dev
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,10 @@ def _objects(config: StackConfig) -> dict[tuple[str, str], Manifest]:
 def _in_namespace(manifest: Manifest, namespace: str) -> Manifest:
     """A copy in `namespace`. Overlay files carry the base's namespace: kustomize matches a patch to its
     target by kind, name and namespace, and only then moves everything into the overlay's namespace."""
-    copy: dict[str, Any] = yaml.safe_load(yaml.safe_dump(manifest))
-    if "namespace" in copy["metadata"]:
-        copy["metadata"]["namespace"] = namespace
-    return copy
+    moved = copy.deepcopy(manifest)
+    if "namespace" in moved["metadata"]:
+        moved["metadata"]["namespace"] = namespace
+    return moved
 
 
 def stack_config(stack: str) -> StackConfig:
