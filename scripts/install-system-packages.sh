@@ -20,7 +20,7 @@ declare -A needs=(
 
 missing=()
 for binary in "${!needs[@]}"; do
-  [ -x "$binary" ] || missing+=("${needs[$binary]}")
+  [ -e "$binary" ] || missing+=("${needs[$binary]}")  # -e: the purge module is a .so, not executable
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
