@@ -210,10 +210,16 @@ def test_the_hpa_scales_up_under_load_and_back_down_after_its_window(
 
 
 def run_job_command(job: dict[str, Any], kubeconfig: Path, year: int) -> subprocess.CompletedProcess[str]:
-    """A CronJob's own container command, run here with the real kubectl (kwok's pods run nothing)."""
+    """A CronJob's own container command, run here with the real kubectl (kwok's pods run nothing), in
+    an environment like its pod's: the container's env, a kubeconfig for its ServiceAccount, a home."""
     container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e["value"] for e in container["env"]}
-    env.update(CAMPAIGN_YEAR=str(year), KUBECONFIG=str(kubeconfig), PATH=f"{BIN_DIR}:/usr/bin:/bin")
+    env.update(
+        CAMPAIGN_YEAR=str(year),
+        KUBECONFIG=str(kubeconfig),
+        PATH=f"{BIN_DIR}:/usr/bin:/bin",
+        HOME=str(kubeconfig.parent),  # kubectl's discovery cache goes there, not into the working folder
+    )
     return subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=60)
 
 
