@@ -59,8 +59,6 @@ class ClusterError(RuntimeError):
 @dataclass(frozen=True)
 class Cluster:
     kubeconfig: Path
-    server: str
-    folder: Path
     simulated: bool  # kwok nodes whose CPU a test sets; False for a cluster the user points us at
 
     def env(self) -> dict[str, str]:
@@ -547,7 +545,7 @@ def control_plane(folder: Path) -> Iterator[Cluster]:
             ],
             f"https://127.0.0.1:{ports['metrics']}/livez",
         )
-        cluster = Cluster(kubeconfig=kubeconfig, server=server, folder=folder, simulated=True)
+        cluster = Cluster(kubeconfig=kubeconfig, simulated=True)
         cluster.apply(
             [node(name, zone) for name, zone in NODES]
             + storage(folder)
@@ -578,10 +576,7 @@ def cluster_for_tests(folder: Path) -> Iterator[Cluster]:
     """The user's own cluster when PEAKOPS_E2E_KUBECONFIG names one (kind, k3d, a cloud), ours otherwise."""
     own = os.environ.get("PEAKOPS_E2E_KUBECONFIG")
     if own:
-        config = yaml.safe_load(Path(own).read_text())
-        current = next(c for c in config["contexts"] if c["name"] == config["current-context"])
-        server = next(c for c in config["clusters"] if c["name"] == current["context"]["cluster"])
-        yield Cluster(Path(own), server["cluster"]["server"], folder, simulated=False)
+        yield Cluster(Path(own), simulated=False)
         return
     with control_plane(folder) as cluster:
         yield cluster
