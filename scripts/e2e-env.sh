@@ -24,7 +24,7 @@ pinned() { awk -v mod="$2" '$1 == mod { print $2; exit } $1 == "require" && $2 =
 k8s_version=$(pinned kubernetes k8s.io/kubernetes)
 k8s_minor=$(echo "$k8s_version" | cut -d. -f2)
 k8s_date=$(cd tests/e2e/build/kubernetes && go mod download -json "k8s.io/kubernetes@$k8s_version" \
-  | sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' | head -n 1)
+  | sed -n 's/.*"Time": *"\([^"]*\)".*/\1/p' | sed -n 1p)
 [ -n "$k8s_date" ] || k8s_date=1970-01-01T00:00:00Z
 k8s_ldflags="-s -w"
 for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -73,5 +73,6 @@ ln -sfn "$crds" "$cache/crds/prometheus-operator"
 
 echo "e2e-env: ready in $(( $(date +%s) - started ))s: $cache/bin"
 "$cache/bin/kube-apiserver" --version
-"$cache/bin/etcd" --version | head -n 1
+# sed reads to the end: head would exit early and, under pipefail, etcd's SIGPIPE fails the script.
+"$cache/bin/etcd" --version | sed -n 1p
 "$cache/bin/kwok" --version
