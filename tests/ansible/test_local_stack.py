@@ -490,3 +490,25 @@ def test_config_changes_reload_gracefully_under_traffic(stack: Stack) -> None:
     assert "RUNNING HANDLER [edge_cache : Reload edge]" in changed.stdout
     assert len(results) > 1000
     assert [code for code in results if code != 200] == []
+
+
+def test_a_checkout_at_another_path_runs_its_own_programs(stack: Stack, tmp_path: Path) -> None:
+    # The same repository at another path, as a second clone or a CI workspace is: every program whose
+    # command line names the repository must run from the new path, and none may be left stopped.
+    moved = tmp_path / "peakops"
+    moved.symlink_to(REPO_ROOT)
+    result = peakops(stack.env, "up", "-e", f"peakops_repo_dir={moved}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    programs = [line.split() for line in stack.supervisorctl("status").splitlines()]
+    # The app instances, edge, haproxy, exporter, prometheus, alertmanager and inbox.
+    assert len(programs) == len(APP_PORTS) + 6, programs
+    assert [p[0] for p in programs if p[1] != "RUNNING"] == []
+    command_lines = {
+        p[0]: Path(f"/proc/{p[3].rstrip(',')}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        for p in programs
+    }
+    from_repo = [
+        name for name in command_lines if name.startswith("campaign-app-") or name in ("exporter", "inbox")
+    ]
+    assert len(from_repo) == len(APP_PORTS) + 2
+    assert {name: str(moved) in command_lines[name] for name in from_repo} == dict.fromkeys(from_repo, True)
