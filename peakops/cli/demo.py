@@ -177,6 +177,12 @@ def demo(
         code = 3
         try:
             urls = stack.endpoints(stack.inventory_vars())
+            # A component the playbook left down would otherwise surface mid-rehearsal as a bare
+            # connection error; name it now.
+            if not wait_for(lambda: all(stack.probes(urls).values()), 30):
+                silent = [name for name, ok in stack.probes(urls).items() if not ok]
+                console.print(f"[red]the stack came up, but these do not answer: {', '.join(silent)}[/red]")
+                raise typer.Exit(3)
             admin_token = (
                 Path(stack.resolved_var("peakops_stack_dir")) / "secrets" / "admin_token"
             ).read_text()
