@@ -14,6 +14,7 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-default-groups --group app --no-install-project
 COPY app ./app
 COPY peakops ./peakops
+COPY cli ./cli
 COPY loadtests ./loadtests
 COPY monitors ./monitors
 RUN uv sync --frozen --no-default-groups --group app --no-editable

@@ -25,11 +25,12 @@ from pathlib import Path
 import httpx
 from jinja2 import Template
 
+from cli.demo import checkout_stream, pages
 from monitors.alertmanager import PAGERDUTY_KEY_FILE, SLACK_API_URL_FILE, Receivers
-from monitors.generate import SPECS_DIR, Settings, render
+from monitors.generate import Settings, render
 from monitors.inbox import Store, serving
-from peakops.cli.demo import checkout_stream, pages
-from peakops.procs import REPO_ROOT, free_port, run_app, run_service
+from peakops.paths import REPO_ROOT, SPECS_DIR
+from tests.support.procs import free_port, run_app, run_service
 
 ADMIN_TOKEN = secrets.token_hex(16)  # this run only
 CATALOG = REPO_ROOT / "app" / "seed" / "demo-catalog.yaml"

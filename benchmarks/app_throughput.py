@@ -22,7 +22,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from peakops.procs import REPO_ROOT, free_port, run_app, run_postgres, wait_http_ok
+from peakops.paths import REPO_ROOT
+from tests.support.procs import free_port, run_app, run_postgres, wait_http_ok
 
 SERVER_CPU = 0
 LOAD_CPU = 1

@@ -25,7 +25,8 @@ import psutil
 from jinja2 import Template
 
 from benchmarks.app_throughput import wrk
-from peakops.procs import REPO_ROOT, free_port, wait_http_ok
+from peakops.paths import REPO_ROOT
+from tests.support.procs import free_port, wait_http_ok
 
 SERVER_CPU = 0
 BIN = Path(sys.executable).parent

@@ -23,7 +23,8 @@ import psutil
 import yaml
 from jinja2 import Template
 
-from peakops.procs import REPO_ROOT, free_port, wait_http_ok
+from peakops.paths import REPO_ROOT
+from tests.support.procs import free_port, wait_http_ok
 
 NGINX = "/usr/sbin/nginx"
 SERVER_CPU, LOAD_CPU = "0", "1"

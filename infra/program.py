@@ -10,8 +10,8 @@ import pulumi
 from infra.components import COMPONENTS, PeakopsComponent
 from infra.config import KEYS, SECRET_KEYS, ConfigError, StackConfig, parse
 from infra.manifests import build
+from peakops.paths import REPO_ROOT
 from peakops.plan import load_plan
-from peakops.procs import REPO_ROOT
 
 
 def read_config() -> StackConfig:

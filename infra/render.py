@@ -22,11 +22,10 @@ from infra.config import StackConfig, from_stack_file, parse
 from infra.manifests import build
 from infra.manifests.app import SECRET
 from infra.manifests.common import Manifest
-from peakops.generated import dump_yaml, header
+from peakops.generated import dump_yaml, header, write_tree
+from peakops.paths import K8S_DIR, REPO_ROOT
 from peakops.plan import load_plan
-from peakops.procs import REPO_ROOT
 
-K8S_DIR = REPO_ROOT / "k8s"
 STACKS = ("dev", "prod")
 COMMAND = "peakops k8s render"
 # The base: defaults, a placeholder tag every overlay replaces, secrets from secrets.env.
@@ -154,6 +153,4 @@ def all_manifests(stack: str) -> list[Manifest]:
 
 
 def write(out: Path = K8S_DIR) -> bool:
-    from monitors.generate import write_tree
-
     return write_tree(render(), out)

@@ -32,11 +32,11 @@ from loadtests.collector import Collector
 from loadtests.journeys import RunContext, Visitor
 from loadtests.model import SHAPES, Timeline, from_plan
 from loadtests.verdict import evaluate, with_slo_thresholds
+from peakops.paths import DEFAULT_PLAN
 from peakops.plan import CampaignPlan, PlanError, load_plan
 
 __all__ = ["CampaignShape", "Visitor"]
 
-DEFAULT_PLAN = Path(__file__).resolve().parent.parent / "campaigns" / "demo.yaml"
 DRAIN_S = 5  # after the last planned arrival, let journeys in flight finish
 SLOT_HEADROOM = 1.5
 

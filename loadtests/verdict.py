@@ -17,8 +17,9 @@ from typing import Any
 
 from loadtests.collector import Collector, percentile
 from loadtests.model import Timeline
+from peakops.paths import SPECS_DIR
 from peakops.plan import Thresholds
-from peakops.slo import CHECKOUT_METRIC, DEFAULT_SPECS_DIR, load_specs
+from peakops.slo import CHECKOUT_METRIC, load_specs
 
 BUCKET_SECONDS = 10
 MIN_ACHIEVED_RATIO = 0.95
@@ -107,9 +108,7 @@ def arrival_buckets(
     return buckets
 
 
-def with_slo_thresholds(
-    thresholds: Thresholds, specs_dir: Path = DEFAULT_SPECS_DIR
-) -> tuple[Thresholds, str]:
+def with_slo_thresholds(thresholds: Thresholds, specs_dir: Path = SPECS_DIR) -> tuple[Thresholds, str]:
     """The checkout success threshold from the SLO on checkout outcomes, when a spec has one.
 
     The verdict counts checkouts as the SLI does (orders over orders and failures; stock-outs and

@@ -10,8 +10,6 @@ monitors/generated/
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,11 @@ from monitors import fixtures
 from monitors.alertmanager import Receivers, alertmanager_config
 from monitors.rules import Options, SLOContext, check_reachable, rule_groups
 from monitors.sli import resolve
-from peakops.generated import dump_yaml, header, shown
+from peakops.generated import dump_yaml, header
+from peakops.paths import REPO_ROOT, relative
 from peakops.plan import CampaignPlan, PlanError, load_plan
-from peakops.procs import REPO_ROOT
-from peakops.slo import DEFAULT_SPECS_DIR, SLOSpec, SpecError, load_specs
+from peakops.slo import SLOSpec, SpecError, load_specs
 
-SPECS_DIR = DEFAULT_SPECS_DIR
-GENERATED_DIR = REPO_ROOT / "monitors" / "generated"
 RULES_FILE = "rules.yml"
 
 
@@ -37,7 +33,7 @@ class Settings:
     namespace: str = "peakops"  # of the PrometheusRule
 
     def command(self, specs_dir: Path) -> str:
-        parts = ["peakops slo generate", f"--specs {shown(specs_dir)}"]
+        parts = ["peakops slo generate", f"--specs {relative(specs_dir)}"]
         if self.options.time_scale != 1:
             parts.append(f"--time-scale {self.options.time_scale:g}")
         defaults = Receivers()
@@ -86,7 +82,7 @@ def contexts(specs_dir: Path, root: Path = REPO_ROOT) -> list[SLOContext]:
 def render(specs_dir: Path, settings: Settings, root: Path = REPO_ROOT) -> dict[str, str]:
     """Relative path -> text, for every generated file. Raises SpecError before anything is written."""
     ctxs = contexts(specs_dir, root)
-    sources = sorted({shown(p) for p in [*specs_dir.glob("*.yaml"), *specs_dir.glob("*.yml")]})
+    sources = sorted({relative(p) for p in [*specs_dir.glob("*.yaml"), *specs_dir.glob("*.yml")]})
     plans = {ctx.plan.name: ctx.plan for ctx in ctxs if ctx.plan is not None}
     plan_sources = sorted({ctx.spec.peakops.campaign.plan for ctx in ctxs if ctx.spec.peakops.campaign})
     command = settings.command(specs_dir)
@@ -125,41 +121,3 @@ def prometheus_rule(groups: list[dict[str, Any]], namespace: str) -> dict[str, A
         },
         "spec": {"groups": groups},
     }
-
-
-def same_tree(files: dict[str, str], out: Path) -> bool:
-    if not out.is_dir():
-        return False
-    on_disk = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
-    return on_disk.keys() == files.keys() and all(on_disk[n].read_text() == t for n, t in files.items())
-
-
-def write_tree(files: dict[str, str], out: Path) -> bool:
-    """Write into a sibling temp dir, then swap it in: a failure leaves the old tree whole.
-
-    Returns False (and touches nothing) when the tree already holds exactly these files, so a
-    configuration run can report "unchanged".
-    """
-    out = out.resolve()
-    if same_tree(files, out):
-        return False
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for relative, text in files.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        staging.chmod(0o755)
-        if out.exists():
-            retired = out.with_name(f".{out.name}.old")
-            shutil.rmtree(retired, ignore_errors=True)
-            out.rename(retired)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return True

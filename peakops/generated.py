@@ -6,24 +6,19 @@ file.``; a drift test (tests/peakops/test_generated.py) regenerates each and fai
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from peakops.procs import REPO_ROOT
-
-
-def shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
+from peakops.paths import relative
 
 
 def header(sources: Iterable[Path | str], command: str, comment: str = "#") -> str:
-    names = ", ".join(s if isinstance(s, str) else shown(s) for s in sources)
+    names = ", ".join(s if isinstance(s, str) else relative(s) for s in sources)
     return (
         f"{comment} Generated from {names} by `{command}`: edit the source, not this file.\n"
         f"{comment} A drift test regenerates it and fails on any difference.\n"
@@ -64,3 +59,41 @@ def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def same_tree(files: dict[str, str], out: Path) -> bool:
+    if not out.is_dir():
+        return False
+    on_disk = {str(p.relative_to(out)): p for p in out.rglob("*") if p.is_file()}
+    return on_disk.keys() == files.keys() and all(on_disk[n].read_text() == t for n, t in files.items())
+
+
+def write_tree(files: dict[str, str], out: Path) -> bool:
+    """Write into a sibling temp dir, then swap it in: a failure leaves the old tree whole.
+
+    Returns False (and touches nothing) when the tree already holds exactly these files, so a
+    configuration run can report "unchanged".
+    """
+    out = out.resolve()
+    if same_tree(files, out):
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, text in files.items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        staging.chmod(0o755)
+        if out.exists():
+            retired = out.with_name(f".{out.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return True

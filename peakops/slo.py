@@ -46,8 +46,6 @@ DURATION = re.compile(r"^(\d+)([mhdw])$")
 RESERVED_LABELS = frozenset({"service", "slo", "severity", "campaign", "window"})
 
 
-# Where the specs live; monitors/ generates from them and the load test's verdict reads them.
-DEFAULT_SPECS_DIR = Path(__file__).resolve().parent.parent / "monitors" / "slos"
 CHECKOUT_METRIC = "peakops_checkouts_total"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from peakops.procs import AppProcess, PostgresServer, run_app, run_postgres
+from tests.support.procs import AppProcess, PostgresServer, run_app, run_postgres
 
 TESTS_DIR = Path(__file__).parent
 # tests/e2e starts a Kubernetes control plane built from Go modules: `make e2e` runs it, after `make test`.

@@ -24,7 +24,7 @@ from infra.manifests.common import (
     selector,
     spread,
 )
-from peakops.procs import REPO_ROOT
+from peakops.paths import REPO_ROOT
 from peakops.services import APP, EDGE, EXPORTER
 
 ROLE = REPO_ROOT / "ansible" / "roles" / "edge_cache"

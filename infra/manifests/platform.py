@@ -23,7 +23,7 @@ from infra.manifests.common import (
     selector,
 )
 from infra.manifests.network import LOAD_GENERATOR
-from monitors.generate import GENERATED_DIR
+from peakops.paths import GENERATED_DIR
 from peakops.services import APP, EDGE, EXPORTER
 
 POSTGRES_IMAGE = "postgres:15.10-bookworm"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from peakops.procs import REPO_ROOT
+from peakops.paths import REPO_ROOT
 
 ANSIBLE = REPO_ROOT / "ansible"
 BIN = Path(sys.executable).parent

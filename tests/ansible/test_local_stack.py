@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from peakops.cli.demo import checkout_stream, pages
-from peakops.procs import REPO_ROOT
+from cli.demo import checkout_stream, pages
+from peakops.paths import REPO_ROOT
 
 BIN = Path(sys.executable).parent
 RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")

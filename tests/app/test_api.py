@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from peakops.procs import AppProcess
 from tests.app.helpers import checkout, metric_value, new_cart, stock
 from tests.conftest import StartApp
+from tests.support.procs import AppProcess
 
 
 @pytest.fixture

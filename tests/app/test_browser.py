@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from peakops.procs import AppProcess
 from tests.conftest import ADMIN_TOKEN, StartApp
+from tests.support.procs import AppProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Without the networking flags Chromium floods the closed network with refused connections.

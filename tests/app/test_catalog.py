@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.catalog import CatalogError, load_catalog, parse_catalog
-from peakops.procs import REPO_ROOT, free_port
+from peakops.paths import REPO_ROOT
 from tests.conftest import TEST_CATALOG
+from tests.support.procs import free_port
 
 GOOD = """
 products:
@@ -74,7 +75,7 @@ def test_bad_seed_stops_startup_with_exit_2_and_the_problem(tmp_path: Path) -> N
     seed = tmp_path / "catalog.yaml"
     seed.write_text(GOOD.replace("stock: 10", "stock: -5"))
     result = subprocess.run(
-        [sys.executable, "-m", "peakops", "app", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "cli", "app", "serve", "--port", str(free_port())],
         env={"PATH": "/usr/bin:/bin", "PEAKOPS_CATALOG": str(seed), "PEAKOPS_DATA_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
@@ -95,7 +96,7 @@ def test_check_catalog_command(tmp_path: Path) -> None:
     seed = deep / "catalog.yaml"
     seed.write_text(TEST_CATALOG.read_text())
     ok = subprocess.run(
-        [sys.executable, "-m", "peakops", "app", "check-catalog", str(seed)],
+        [sys.executable, "-m", "cli", "app", "check-catalog", str(seed)],
         capture_output=True,
         text=True,
         timeout=60,

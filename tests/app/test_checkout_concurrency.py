@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 import httpx
 import pytest
 
-from peakops.procs import AppProcess
 from tests.app.helpers import new_cart
+from tests.support.procs import AppProcess
 
 SHOPPERS = 500
 LIMITED_STOCK = 50

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from app.faults import FaultRegistry, FaultSpec
-from peakops.procs import AppProcess
 from tests.app.helpers import checkout, metric_value, new_cart
 from tests.conftest import StartApp
+from tests.support.procs import AppProcess
 
 
 @pytest.fixture

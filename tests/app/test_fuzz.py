@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
-from peakops.procs import AppProcess, PostgresServer, run_app
 from tests.conftest import app_env
+from tests.support.procs import AppProcess, PostgresServer, run_app
 
 EXAMPLES = 40
 

@@ -18,9 +18,9 @@ from app.payments import (
     ProviderError,
     ResilientPayments,
 )
-from peakops.procs import AppProcess
 from tests.app.helpers import checkout, metric_value, new_cart, stock
 from tests.conftest import StartApp
+from tests.support.procs import AppProcess
 
 
 class ScriptedProvider:

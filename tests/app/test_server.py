@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from peakops.procs import AppProcess
 from tests.app.helpers import new_cart
 from tests.conftest import ADMIN_TOKEN, StartApp
+from tests.support.procs import AppProcess
 
 STREAM_WORKERS = 8
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from app import webhooks
-from peakops.procs import AppProcess
 from tests.app.helpers import metric_value
 from tests.conftest import WEBHOOK_SECRETS
+from tests.support.procs import AppProcess
 
 SECRET = WEBHOOK_SECRETS["instagram"]
 

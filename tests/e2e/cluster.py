@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from peakops.procs import free_port, run_service
+from tests.support.procs import free_port, run_service
 
 E2E_CACHE = Path(os.environ.get("PEAKOPS_CACHE", Path.home() / ".cache" / "peakops")) / "e2e"
 BIN_DIR = E2E_CACHE / "bin"

@@ -22,7 +22,7 @@ import yaml
 
 from infra.manifests.platform import in_cluster_database_url
 from infra.render import all_manifests, stack_config
-from peakops.procs import REPO_ROOT
+from peakops.paths import REPO_ROOT
 from peakops.services import APP
 from tests.e2e.cluster import BIN_DIR, CPU_ANNOTATION, IDLE_CPU, Cluster, wait_for
 

@@ -9,7 +9,7 @@ from tests.e2e.cluster import NODES, Cluster
 
 
 def pinned_kubernetes() -> str:
-    from peakops.procs import REPO_ROOT
+    from peakops.paths import REPO_ROOT
 
     go_mod = (REPO_ROOT / "tests" / "e2e" / "build" / "kubernetes" / "go.mod").read_text()
     match = re.search(r"^\s*k8s\.io/kubernetes (v[\d.]+)", go_mod, re.MULTILINE)

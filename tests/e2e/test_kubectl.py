@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from infra.render import STACKS
-from peakops.procs import REPO_ROOT
+from peakops.paths import REPO_ROOT
 from tests.e2e.cluster import Cluster
 
 TARGETS = ["", *(f"overlays/{stack}" for stack in STACKS)]  # "": `kubectl apply -k k8s/`

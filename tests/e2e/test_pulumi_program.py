@@ -19,7 +19,7 @@ import yaml
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
 from infra.manifests.app import SECRET
-from peakops.procs import REPO_ROOT
+from peakops.paths import REPO_ROOT
 from peakops.services import APP
 from tests.e2e.cluster import Cluster
 from tests.infra.pulumi_mocks import deploy

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.render import K8S_DIR
+from peakops.paths import K8S_DIR
 
 # `make bootstrap` installs the pinned checkov into its own environment under ~/.cache/peakops.
 CHECKOV = os.environ.get("PEAKOPS_CHECKOV") or shutil.which("checkov") or "checkov"

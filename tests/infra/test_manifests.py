@@ -14,8 +14,8 @@ from infra.config import parse
 from infra.manifests.edge import nginx_conf
 from infra.manifests.prescale import cron, prescale, raised_periods
 from infra.render import STACKS, all_manifests
+from peakops.paths import REPO_ROOT
 from peakops.plan import load_plan
-from peakops.procs import REPO_ROOT
 
 # The Kubernetes versions we support: the schemas kubernetes-validate ships for them, strict (unknown
 # fields are errors, so a misspelt key cannot slip through as "ignored").

@@ -13,8 +13,9 @@ import httpx
 import pytest
 import yaml
 
-from peakops.procs import REPO_ROOT, AppProcess
+from peakops.paths import REPO_ROOT
 from tests.conftest import ADMIN_TOKEN, StartApp
+from tests.support.procs import AppProcess
 
 DEMO_PLAN = REPO_ROOT / "campaigns" / "demo.yaml"
 DEMO_CATALOG = REPO_ROOT / "app" / "seed" / "demo-catalog.yaml"
@@ -27,7 +28,7 @@ def shop(start_app: StartApp, tmp_path: Path) -> AppProcess:
 
 def peakops_loadtest(host: str, report: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     result = subprocess.run(
-        [sys.executable, "-m", "peakops", "loadtest", "--host", host, "--report-dir", str(report), *args],
+        [sys.executable, "-m", "cli", "loadtest", "--host", host, "--report-dir", str(report), *args],
         capture_output=True,
         text=True,
         timeout=120,

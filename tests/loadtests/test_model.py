@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from loadtests import model
+from peakops.paths import REPO_ROOT
 from peakops.plan import CampaignPlan, parse_plan
-from peakops.procs import REPO_ROOT
 
 DEMO_TEXT = (REPO_ROOT / "campaigns" / "demo.yaml").read_text()
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from loadtests.collector import Collector, percentile, round_ms
 from loadtests.model import Timeline
 from loadtests.verdict import Outcome, evaluate, with_slo_thresholds
+from peakops.paths import SPECS_DIR as DEFAULT_SPECS_DIR
 from peakops.plan import JourneyThresholds, Thresholds
-from peakops.slo import DEFAULT_SPECS_DIR
 
 THRESHOLDS = Thresholds(
     journeys={"influencer": JourneyThresholds(p95_ms=500, p99_ms=1000, max_error_ratio=0.01)},

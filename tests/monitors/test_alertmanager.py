@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from monitors.alertmanager import Receivers, alertmanager_config, time_intervals
-from monitors.generate import GENERATED_DIR
 from monitors.inbox import Store, serving, summarize
 from peakops.generated import dump_yaml
+from peakops.paths import GENERATED_DIR, REPO_ROOT
 from peakops.plan import load_plan
-from peakops.procs import REPO_ROOT, free_port, run_service
+from tests.support.procs import free_port, run_service
 
 CONFIG = GENERATED_DIR / "alertmanager.yml"
 

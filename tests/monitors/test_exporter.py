@@ -20,9 +20,9 @@ from monitors.exporter.edge import EdgeCollector, EdgeStats
 from monitors.exporter.logtail import LogTail
 from monitors.exporter.main import Exporter, ExporterSettings, load_settings
 from peakops import edgelog
-from peakops.procs import free_port, run_service
 from tests.app.helpers import metric_value
 from tests.conftest import StartApp
+from tests.support.procs import free_port, run_service
 
 
 def line(

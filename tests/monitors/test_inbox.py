@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from peakops.procs import free_port, run_service
+from tests.support.procs import free_port, run_service
 
 ALERTMANAGER = {
     "version": "4",
@@ -59,11 +59,11 @@ def test_records_every_notification_and_shows_them(tmp_path: Path) -> None:
         assert [r["path"] for r in recorded] == ["/alerts/pager", "/slack", "/pagerduty", "/alerts/chat"]
         assert inbox.terminate() == 0
     # Stopped: every acknowledged notification is on disk.
-    shown = subprocess.run(
-        [sys.executable, "-m", "peakops", "oncall", "show", "--store", str(store), "--json"],
+    relative = subprocess.run(
+        [sys.executable, "-m", "cli", "oncall", "show", "--store", str(store), "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    summaries = json.loads(shown.stdout)
+    summaries = json.loads(relative.stdout)
     assert [(s["kind"], s["status"]) for s in summaries] == [
         ("alertmanager", "firing"),
         ("slack", "resolved"),
@@ -73,7 +73,7 @@ def test_records_every_notification_and_shows_them(tmp_path: Path) -> None:
     assert summaries[0]["alerts"] == "CheckoutSuccessBudgetBurn/page (checkout-success)"
     assert summaries[0]["detail"] == "~12.0 failed orders/min"
     table = subprocess.run(
-        [sys.executable, "-m", "peakops", "oncall", "show", "--store", str(store)],
+        [sys.executable, "-m", "cli", "oncall", "show", "--store", str(store)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "4 notifications" in table.stdout

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from monitors import fixtures
-from monitors.generate import GENERATED_DIR, SPECS_DIR, contexts
+from monitors.generate import contexts
 from monitors.rules import TIERS, SLOContext
-from peakops.procs import REPO_ROOT
+from peakops.paths import GENERATED_DIR, REPO_ROOT, SPECS_DIR
 
 PROMTOOL = "promtool"
 HAND_WRITTEN = REPO_ROOT / "monitors" / "tests"

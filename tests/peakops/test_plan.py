@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from peakops.paths import REPO_ROOT
 from peakops.plan import PlanError, load_plan, parse_plan
-from peakops.procs import REPO_ROOT
 
 DEMO = REPO_ROOT / "campaigns" / "demo.yaml"
 

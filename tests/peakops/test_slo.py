@@ -8,8 +8,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from monitors.generate import SPECS_DIR, contexts
-from peakops.cli.main import app
+from cli.main import app
+from monitors.generate import contexts
+from peakops.paths import SPECS_DIR
 from peakops.slo import SpecError, parse_spec
 
 SHOP = SPECS_DIR / "shop.yaml"

@@ -5,10 +5,10 @@ from typing import Annotated
 
 import typer
 
-from peakops.cli import demo, generate, loadtest, stack
-from peakops.cli.oncall import oncall_commands
-from peakops.cli.plan import plan_commands
-from peakops.cli.slo import slo_commands
+from cli import demo, generate, loadtest, stack
+from cli.oncall import oncall_commands
+from cli.plan import plan_commands
+from cli.slo import slo_commands
 
 app = typer.Typer(
     no_args_is_help=True, help="peakops: get an e-commerce campaign through an influencer spike."
@@ -26,7 +26,8 @@ app.add_typer(k8s_commands, name="k8s")
 def render_k8s() -> None:
     """Rewrite k8s/ (base and one overlay per stack) from the builders the Pulumi program uses."""
     from infra.config import ConfigError
-    from infra.render import K8S_DIR, write
+    from infra.render import write
+    from peakops.paths import K8S_DIR
 
     try:
         changed = write()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from cli.generate import monitors_tree, single_files
 from infra import render
-from monitors.generate import GENERATED_DIR
-from peakops.cli.generate import monitors_tree, single_files
-from peakops.procs import REPO_ROOT
+from peakops.paths import GENERATED_DIR, K8S_DIR, REPO_ROOT
 
 
 def test_generated_files_have_not_drifted() -> None:
@@ -27,9 +26,7 @@ def test_monitors_generated_tree_has_not_drifted() -> None:
 
 def test_k8s_tree_has_not_drifted() -> None:
     expected = render.render()
-    on_disk = {
-        str(p.relative_to(render.K8S_DIR)): p.read_text() for p in render.K8S_DIR.rglob("*") if p.is_file()
-    }
+    on_disk = {str(p.relative_to(K8S_DIR)): p.read_text() for p in K8S_DIR.rglob("*") if p.is_file()}
     on_disk.pop("base/secrets.env", None)  # yours, never committed
     assert sorted(on_disk) == sorted(expected), "files added or missing: run `peakops k8s render`"
     for name, text in expected.items():

@@ -5,7 +5,7 @@ nginx edge, warmed), replay the campaign's first influencer spike through the ed
 from campaigns/demo.yaml, the whole funnel), print the verdict, the edge's cache hit ratio and the
 attribution report; then rehearse a payment outage: every payment fails until on-call is paged (the
 page reaches the local inbox through Prometheus and Alertmanager), the fault is cleared, the page
-resolves, and the inbox is shown. The stack comes down at the end (`--keep` leaves it running). The SLO
+resolves, and the inbox is relative. The stack comes down at the end (`--keep` leaves it running). The SLO
 windows are compressed 60x for the rehearsal (PEAKOPS_SLO_TIME_SCALE). Traffic goes only to 127.0.0.1
 and stops by itself.
 """
@@ -24,10 +24,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitors.inbox import summarize
-from peakops.cli import stack
-from peakops.cli.loadtest import DEFAULT_PLAN, locust_command, print_summary, run_loadtest
-from peakops.procs import REPO_ROOT
+from cli import stack
+from cli.loadtest import locust_command, print_summary, run_loadtest
+from peakops.paths import DEFAULT_PLAN, relative
 
 
 def print_attribution(attribution: dict[str, Any], console: Console) -> None:
@@ -137,6 +136,8 @@ def rehearse_payment_outage(urls: dict[str, Any], admin_token: str, console: Con
 def print_inbox(inbox_url: str, since: float, console: Console) -> None:
     import httpx
 
+    from monitors.inbox import summarize
+
     table = Table(title="On-call inbox (what Alertmanager delivered: webhook, Slack, PagerDuty)")
     for column in ("t+s", "receiver", "status", "alerts"):
         table.add_column(column)
@@ -215,5 +216,5 @@ def demo(
                 console.print("the stack keeps running: `peakops status`, `peakops down`")
             else:
                 stack.run_playbook("down.yml", log=log)
-    console.print(f"plan: {DEFAULT_PLAN.relative_to(REPO_ROOT)}")
+    console.print(f"plan: {relative(DEFAULT_PLAN)}")
     raise typer.Exit(code)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from peakops.cli.main import app
+from cli.main import app
 
 
 def main() -> None:

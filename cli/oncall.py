@@ -10,12 +10,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from monitors.inbox import Store, serving, summarize
 
 oncall_commands = typer.Typer(no_args_is_help=True, help="On-call: the local alert inbox.")
 DEFAULT_STORE = Path.home() / ".local" / "state" / "peakops" / "inbox.jsonl"
@@ -29,6 +26,8 @@ def inbox(
     ),
 ) -> None:
     """Receive Alertmanager's webhook, Slack and PagerDuty notifications and record each one."""
+    from monitors.inbox import Store, serving
+
     host, _, port = listen.rpartition(":")
     stop = threading.Event()
 
@@ -51,6 +50,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
 ) -> None:
     """Show what the inbox received, oldest first."""
+    import httpx
+
+    from monitors.inbox import Store, summarize
+
     records = Store(store).read() if url is None else httpx.get(f"{url.rstrip('/')}/notifications").json()
     summaries = [summarize(record) for record in records]
     if as_json:

@@ -14,35 +14,34 @@ from pathlib import Path
 
 import typer
 
-from infra import render
-from monitors import generate as monitors_generate
+from cli.plan import render_ansible_vars, render_catalog
 from peakops import edgelog
-from peakops.cli.plan import render_ansible_vars, render_catalog
-from peakops.generated import generated_yaml, write_atomically
+from peakops.generated import generated_yaml, write_atomically, write_tree
+from peakops.paths import ANSIBLE_DIR, DEFAULT_PLAN, GENERATED_DIR, K8S_DIR, REPO_ROOT, SPECS_DIR
 from peakops.plan import load_plan
-from peakops.procs import REPO_ROOT
 
-DEMO_PLAN = REPO_ROOT / "campaigns" / "demo.yaml"
-EDGE_LOG_VARS = REPO_ROOT / "ansible" / "roles" / "edge_cache" / "vars" / "main.yml"
+EDGE_LOG_VARS = ANSIBLE_DIR / "roles" / "edge_cache" / "vars" / "main.yml"
 
 
 def single_files() -> dict[Path, str]:
-    plan = load_plan(DEMO_PLAN)
+    plan = load_plan(DEFAULT_PLAN)
     return {
-        REPO_ROOT / "app" / "seed" / "demo-catalog.yaml": render_catalog(plan, DEMO_PLAN),
-        REPO_ROOT / "ansible" / "inventories" / "local" / "group_vars" / "all" / "campaign.yml": (
-            render_ansible_vars(plan, DEMO_PLAN)
+        REPO_ROOT / "app" / "seed" / "demo-catalog.yaml": render_catalog(plan, DEFAULT_PLAN),
+        ANSIBLE_DIR / "inventories" / "local" / "group_vars" / "all" / "campaign.yml": (
+            render_ansible_vars(plan, DEFAULT_PLAN)
         ),
         EDGE_LOG_VARS: generated_yaml(edgelog.ansible_vars(), ["peakops/edgelog.py"], "peakops generate"),
     }
 
 
 def monitors_tree() -> dict[str, str]:
-    return monitors_generate.render(monitors_generate.SPECS_DIR, monitors_generate.Settings())
+    from monitors import generate as monitors_generate
+
+    return monitors_generate.render(SPECS_DIR, monitors_generate.Settings())
 
 
 def _write_tree(out: Path, files: dict[str, str]) -> None:
-    changed = monitors_generate.write_tree(files, out)
+    changed = write_tree(files, out)
     typer.echo(f"{'wrote' if changed else 'unchanged:'} {len(files)} files in {out.relative_to(REPO_ROOT)}")
 
 
@@ -51,6 +50,8 @@ def generate() -> None:
     for path, text in single_files().items():
         write_atomically(path, text)
         typer.echo(f"wrote {path.relative_to(REPO_ROOT)}")
-    _write_tree(monitors_generate.GENERATED_DIR, monitors_tree())
+    _write_tree(GENERATED_DIR, monitors_tree())
     # After monitors/generated: the k8s/ ConfigMaps carry its rules and Alertmanager config.
-    _write_tree(render.K8S_DIR, render.render())
+    from infra import render
+
+    _write_tree(K8S_DIR, render.render())

@@ -9,9 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitors.alertmanager import Receivers
-from monitors.generate import GENERATED_DIR, SPECS_DIR, Settings, contexts, render, write_tree
-from monitors.rules import Options, humanize_factor
+from peakops.paths import GENERATED_DIR, SPECS_DIR
 from peakops.slo import SpecError
 
 slo_commands = typer.Typer(
@@ -29,6 +27,9 @@ def _fail(exc: SpecError) -> typer.Exit:
 @slo_commands.command("check")
 def check(specs: SpecsOption = SPECS_DIR) -> None:
     """Validate the specs (Sloth's checks, peakops' extensions, metrics and runbooks); show each SLO."""
+    from monitors.generate import contexts
+    from monitors.rules import humanize_factor
+
     try:
         ctxs = contexts(specs)
     except SpecError as exc:
@@ -64,25 +65,38 @@ def generate(
         typer.Option(min=1, help="Divide windows and `for:` by this (rehearsals only; fixtures need 1)."),
     ] = 1.0,
     webhook_url: Annotated[
-        str, typer.Option(help="Base URL of the webhook receivers.")
-    ] = Receivers.webhook_url,
-    pagerduty_url: Annotated[str, typer.Option(help="PagerDuty Events API URL.")] = Receivers.pagerduty_url,
-    slack_channel: Annotated[str, typer.Option(help="Slack channel for tickets.")] = Receivers.slack_channel,
-    group_wait: Annotated[str, typer.Option(help="Alertmanager group_wait.")] = Receivers.group_wait,
+        str | None, typer.Option(help="Base URL of the webhook receivers [default: the local inbox].")
+    ] = None,
+    pagerduty_url: Annotated[
+        str | None, typer.Option(help="PagerDuty Events API URL [default: PagerDuty's public one].")
+    ] = None,
+    slack_channel: Annotated[
+        str | None, typer.Option(help="Slack channel for tickets [default: monitors.alertmanager.Receivers].")
+    ] = None,
+    group_wait: Annotated[
+        str | None, typer.Option(help="Alertmanager group_wait [default: monitors.alertmanager.Receivers].")
+    ] = None,
     group_interval: Annotated[
-        str, typer.Option(help="Alertmanager group_interval.")
-    ] = Receivers.group_interval,
+        str | None,
+        typer.Option(help="Alertmanager group_interval [default: monitors.alertmanager.Receivers]."),
+    ] = None,
 ) -> None:
     """Write rules, PrometheusRule, promtool fixtures and the Alertmanager config from the specs."""
+    from monitors.alertmanager import Receivers
+    from monitors.generate import Settings, render
+    from monitors.rules import Options
+    from peakops.generated import write_tree
+
+    given = {
+        "webhook_url": webhook_url,
+        "pagerduty_url": pagerduty_url,
+        "slack_channel": slack_channel,
+        "group_wait": group_wait,
+        "group_interval": group_interval,
+    }
     settings = Settings(
         options=Options(time_scale=time_scale),
-        receivers=Receivers(
-            webhook_url=webhook_url,
-            pagerduty_url=pagerduty_url,
-            slack_channel=slack_channel,
-            group_wait=group_wait,
-            group_interval=group_interval,
-        ),
+        receivers=Receivers(**{name: value for name, value in given.items() if value is not None}),
     )
     try:
         files = render(specs, settings)

@@ -20,11 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from peakops.paths import DEFAULT_PLAN, LOCUSTFILE, REPO_ROOT
 from peakops.plan import PlanError, load_plan
-from peakops.procs import REPO_ROOT
 
-LOCUSTFILE = REPO_ROOT / "loadtests" / "locustfile.py"
-DEFAULT_PLAN = REPO_ROOT / "campaigns" / "demo.yaml"
 SHAPE_NAMES = ("spike", "waves", "flash-sale", "soak")
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from peakops.procs import REPO_ROOT
+from peakops.paths import REPO_ROOT
 
 
 @pytest.mark.timeout(480)
@@ -16,7 +16,7 @@ def test_demo_rehearses_the_spike_and_prints_the_verdict(tmp_path_factory: pytes
     # A short path: supervisord's control socket lives in the stack directory (AF_UNIX paths are short).
     stack_dir = tmp_path_factory.mktemp("demo")
     result = subprocess.run(
-        [sys.executable, "-m", "peakops", "demo", "--duration", "10", "--peak-arrivals", "20"],
+        [sys.executable, "-m", "cli", "demo", "--duration", "10", "--peak-arrivals", "20"],
         capture_output=True,
         text=True,
         timeout=460,
@@ -36,7 +36,7 @@ def test_demo_rehearses_the_spike_and_prints_the_verdict(tmp_path_factory: pytes
     assert "Attribution" in out
     assert "lena-glow" in out
     assert "edge cache hit ratio" in out
-    # The rehearsal's outage: paged through Prometheus and Alertmanager, resolved, shown from the inbox.
+    # The rehearsal's outage: paged through Prometheus and Alertmanager, resolved, relative from the inbox.
     assert "paged after" in out
     assert "resolved" in out
     assert "On-call inbox" in out

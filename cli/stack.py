@@ -21,9 +21,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from peakops.procs import REPO_ROOT
+from peakops.paths import ANSIBLE_DIR, REPO_ROOT
 
-ANSIBLE_DIR = REPO_ROOT / "ansible"
 LOCAL_INVENTORY = ANSIBLE_DIR / "inventories" / "local"
 BIN = Path(sys.executable).parent
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from peakops.generated import generated_yaml, shown, write_atomically
+from peakops.generated import generated_yaml, write_atomically
+from peakops.paths import relative
 from peakops.plan import CampaignPlan, PlanError, load_plan
 
 plan_commands = typer.Typer(no_args_is_help=True, help="Campaign plans (campaigns/*.yaml).")
@@ -23,13 +24,13 @@ def _load(path: Path) -> CampaignPlan:
 
 def render_catalog(plan: CampaignPlan, source: Path) -> str:
     """The app's catalog seed, derived from the plan's products and influencers."""
-    return generated_yaml(plan.catalog_seed(), [source], f"peakops plan catalog {shown(source)}")
+    return generated_yaml(plan.catalog_seed(), [source], f"peakops plan catalog {relative(source)}")
 
 
 def render_ansible_vars(plan: CampaignPlan, source: Path) -> str:
     """Inventory vars derived from the plan: the landing pages the edge warms after each converge."""
     paths = ["/", *(f"/c/{i.slug}" for i in plan.influencers)]
-    command = f"peakops plan ansible-vars {shown(source)}"
+    command = f"peakops plan ansible-vars {relative(source)}"
     return generated_yaml({"edge_cache_warm_paths": paths}, [source], command)
 
 

@@ -85,7 +85,7 @@ def run_app(
 ) -> Iterator[AppProcess]:
     """Start `peakops app serve` with the given PEAKOPS_* environment and wait until /readyz is 200."""
     port = port or free_port(host)
-    command = [sys.executable, "-m", "peakops", "app", "serve", "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "app", "serve", "--host", host, "--port", str(port)]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
     with run_service(command, log_path, f"http://{host}:{port}/readyz", env, ready_timeout_s) as app:

@@ -1,3 +1,0 @@
-from peakops.cli import main
-
-main()
