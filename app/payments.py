@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.metrics import AppMetrics, AuthorizationResult, PaymentError
+from app.metrics import AppMetrics
+from peakops.metrics import AuthorizationResult, PaymentError
 
 SANDBOX_REMEMBERED_KEYS = 100_000
 

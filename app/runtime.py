@@ -17,9 +17,10 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.faults import FaultRegistry
-from app.metrics import UNMATCHED_ROUTE, AppMetrics
+from app.metrics import AppMetrics
 from app.settings import Settings
 from app.shop import Shop
+from peakops.metrics import UNMATCHED_ROUTE
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 

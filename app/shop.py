@@ -27,8 +27,9 @@ from app import db as schema
 from app import queries
 from app.catalog import CatalogSeed
 from app.db import Database
-from app.metrics import AppMetrics, CheckoutOutcome, PromoCheck
+from app.metrics import AppMetrics
 from app.payments import PaymentDeclined, PaymentUnavailable, ResilientPayments
+from peakops.metrics import CheckoutOutcome, PromoCheck
 
 MAX_QUANTITY = 100
 

@@ -25,11 +25,12 @@ from pathlib import Path
 import httpx
 from jinja2 import Template
 
-from cli.demo import checkout_stream, pages
+from cli.demo import Rehearsal, checkout_stream, pages
 from monitors.alertmanager import PAGERDUTY_KEY_FILE, SLACK_API_URL_FILE, Receivers
 from monitors.generate import Settings, render
 from monitors.inbox import Store, serving
-from peakops.paths import REPO_ROOT, SPECS_DIR
+from peakops.context import resolve
+from peakops.paths import REPO_ROOT
 from tests.support.procs import free_port, run_app, run_service
 
 ADMIN_TOKEN = secrets.token_hex(16)  # this run only
@@ -61,6 +62,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds of live healthy traffic")
     args = parser.parse_args()
     interval = args.interval
+    campaign = resolve()
+    rehearsal = Rehearsal.of(campaign)  # what the checkout stream buys and which page it waits for
     scratch = Path(tempfile.mkdtemp(prefix="peakops-detect-"))
     try:
         inbox_port, am_port, prom_port = free_port(), free_port(), free_port()
@@ -72,7 +75,7 @@ def main() -> None:
                 group_interval=f"{interval}s",
             )
         )
-        files = render(SPECS_DIR, settings)
+        files = render(campaign, settings)
         (scratch / "prometheus").mkdir()
         (scratch / "prometheus" / "rules.yml").write_text(files["rules.yml"])
         am_dir = scratch / "alertmanager"
@@ -123,7 +126,10 @@ def main() -> None:
                 run_service(prometheus, scratch / "prom.log", f"http://127.0.0.1:{prom_port}/-/ready"),
             ):
                 traffic = threading.Thread(
-                    target=lambda: codes.extend(checkout_stream(app.url, stop, args.rate, 600)), daemon=True
+                    target=lambda: codes.extend(
+                        checkout_stream(app.url, rehearsal.sku, stop, args.rate, 600)
+                    ),
+                    daemon=True,
                 )
                 traffic.start()
                 time.sleep(args.warmup)
@@ -143,7 +149,7 @@ def main() -> None:
                 inbox = f"http://127.0.0.1:{inbox_port}"
                 detected = None
                 while time.time() - fault_at < 240 and detected is None:
-                    paged = pages(inbox, "CheckoutSuccessBudgetBurn", "firing", fault_at)
+                    paged = pages(inbox, rehearsal.alert, "firing", fault_at)
                     detected = paged[0]["received_at"] if paged else None
                     time.sleep(0.2)
                 stop.set()

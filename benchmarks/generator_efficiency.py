@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import psutil
-import yaml
 from jinja2 import Template
 
-from peakops.paths import REPO_ROOT
+from peakops.paths import DEFAULT_PLAN, REPO_ROOT
+from peakops.plan import load_plan
 from tests.support.procs import free_port, wait_http_ok
 
 NGINX = "/usr/sbin/nginx"
@@ -108,9 +108,9 @@ def main() -> int:
             print(f"{args.seconds}s each")
             # Same concurrency as the plain run (50), no think time and no emulated mobile latency: what
             # is compared is the generator's CPU per request, not how many sockets it holds open.
-            plan = yaml.safe_load((REPO_ROOT / "campaigns" / "demo.yaml").read_text())
-            plan["mix"]["slow_mobile_share"] = 0
-            (base / "plan.yaml").write_text(yaml.safe_dump(plan))
+            plan = load_plan(DEFAULT_PLAN)
+            plan = plan.model_copy(update={"mix": plan.mix.model_copy(update={"slow_mobile_share": 0})})
+            (base / "plan.yaml").write_text(plan.to_yaml())
             plain_args = [
                 "-f",
                 "benchmarks/plain_locustfile.py",

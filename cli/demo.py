@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,8 +26,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import stack
+from cli.campaign import campaign
 from cli.loadtest import locust_command, print_summary, run_loadtest
-from peakops.paths import DEFAULT_PLAN, relative
+from peakops.context import CampaignContext
+from peakops.paths import relative
 
 
 def print_attribution(attribution: dict[str, Any], console: Console) -> None:
@@ -40,7 +43,7 @@ def print_attribution(attribution: dict[str, Any], console: Console) -> None:
 
 
 def checkout_stream(
-    edge: str, stop: threading.Event, per_second: float = 8, deadline_s: float = 180
+    edge: str, sku: str, stop: threading.Event, per_second: float = 8, deadline_s: float = 180
 ) -> list[int]:
     """Customers checking out through the edge, paced by the clock, until stopped or the deadline."""
     import httpx
@@ -56,7 +59,7 @@ def checkout_stream(
                 time.sleep(delay)
             try:
                 cart = client.post("/api/carts").json()["cart_id"]
-                client.post(f"/api/carts/{cart}/items", json={"sku": "GLOW-SERUM", "quantity": 1})
+                client.post(f"/api/carts/{cart}/items", json={"sku": sku, "quantity": 1})
                 answer = client.post(
                     "/api/checkout",
                     json={"cart_id": cart, "email": f"rehearsal{n}@example.com"},
@@ -94,7 +97,27 @@ def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
     return False
 
 
-def rehearse_payment_outage(urls: dict[str, Any], admin_token: str, console: Console) -> bool:
+@dataclass(frozen=True)
+class Rehearsal:
+    """What the outage rehearsal buys and which page it waits for, from the plan and the SLO specs."""
+
+    sku: str  # a regular product of the plan: not synthetic, not a limited drop
+    alert: str  # the alert of the SLO on checkout outcomes
+
+    @classmethod
+    def of(cls, context: CampaignContext) -> Rehearsal:
+        objective = context.checkout_objective()
+        products = context.plan.regular_products()
+        if objective is None or not products:
+            missing = "an SLO on checkout outcomes" if objective is None else "a regular product in the plan"
+            typer.echo(f"error: the outage rehearsal needs {missing}", err=True)
+            raise typer.Exit(2)
+        return cls(products[0].sku, objective.alert_name)
+
+
+def rehearse_payment_outage(
+    urls: dict[str, Any], admin_token: str, rehearsal: Rehearsal, console: Console
+) -> bool:
     """Every payment fails until the checkout page reaches the inbox; then clear it and see it resolve."""
     import httpx
 
@@ -102,7 +125,9 @@ def rehearse_payment_outage(urls: dict[str, Any], admin_token: str, console: Con
     headers = {"Authorization": f"Bearer {admin_token}"}
     stop = threading.Event()
     result: list[int] = []
-    stream = threading.Thread(target=lambda: result.extend(checkout_stream(urls["edge"], stop)), daemon=True)
+    stream = threading.Thread(
+        target=lambda: result.extend(checkout_stream(urls["edge"], rehearsal.sku, stop)), daemon=True
+    )
     stream.start()
     try:
         time.sleep(8)  # healthy checkouts first: the short windows fill
@@ -111,7 +136,7 @@ def rehearse_payment_outage(urls: dict[str, Any], admin_token: str, console: Con
         fault = {"payment_failure_ratio": 1.0, "ttl_seconds": 120}
         for url in instances:
             httpx.post(f"{url}/api/admin/faults", headers=headers, json=fault, timeout=5).raise_for_status()
-        alert = "CheckoutSuccessBudgetBurn"
+        alert = rehearsal.alert
         if not wait_for(lambda: bool(pages(urls["inbox"], alert, "firing", fault_at)), 60):
             console.print("[red]no page reached the inbox within 60 s[/red]")
             return False
@@ -162,6 +187,8 @@ def demo(
     """Rehearse the demo campaign's spike through the local stack and print the verdict."""
     import httpx
 
+    context = campaign()  # the demo plan, the one the local inventory seeds the stack from
+    rehearsal = Rehearsal.of(context)
     console = Console()
     # The rehearsal compresses the SLO windows like it compresses the campaign: an hour in a minute.
     os.environ.setdefault("PEAKOPS_SLO_TIME_SCALE", "60")
@@ -193,7 +220,7 @@ def demo(
             )
             directory = report_dir or Path(tmp) / "report"
             command = locust_command(
-                urls["edge"], DEFAULT_PLAN, None, duration, directory, peak_arrivals=peak_arrivals
+                urls["edge"], context, None, duration, directory, peak_arrivals=peak_arrivals
             )
             code, summary = run_loadtest(command, directory, duration, console)
             attribution = httpx.get(
@@ -208,7 +235,7 @@ def demo(
             print_attribution(attribution, console)
             if report_dir is not None:
                 console.print(f"report: {report_dir / 'report.html'}")
-            if not rehearse_payment_outage(urls, admin_token.split()[0], console):
+            if not rehearse_payment_outage(urls, admin_token.split()[0], rehearsal, console):
                 code = code or 1
             print_inbox(urls["inbox"], started, console)
         finally:
@@ -216,5 +243,5 @@ def demo(
                 console.print("the stack keeps running: `peakops status`, `peakops down`")
             else:
                 stack.run_playbook("down.yml", log=log)
-    console.print(f"plan: {relative(DEFAULT_PLAN)}")
+    console.print(f"plan: {relative(context.plan_path)}")
     raise typer.Exit(code)

@@ -20,15 +20,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from peakops.paths import DEFAULT_PLAN, LOCUSTFILE, REPO_ROOT
-from peakops.plan import PlanError, load_plan
+from cli.campaign import PlanOption, SpecsOption, campaign
+from peakops.context import CampaignContext
+from peakops.paths import LOCUSTFILE, REPO_ROOT
 
 SHAPE_NAMES = ("spike", "waves", "flash-sale", "soak")
 
 
 def locust_command(
     host: str,
-    plan: Path,
+    campaign: CampaignContext,
     shape: str | None,
     duration: int,
     report_dir: Path,
@@ -50,7 +51,9 @@ def locust_command(
         "--host",
         host,
         "--plan",
-        str(plan),
+        str(campaign.plan_path),
+        "--slo-specs",
+        str(campaign.specs_dir),
         "--test-seconds",
         str(duration),
         "--time-scale",
@@ -153,7 +156,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
 
 def loadtest(
     host: Annotated[str, typer.Option(help="Base URL of the shop (the edge, once it exists).")],
-    plan: Annotated[Path | None, typer.Option(help="Campaign plan YAML.")] = None,
+    plan: PlanOption = None,
+    specs: SpecsOption = None,
     shape: Annotated[
         str | None, typer.Option(help=f"Canned shape instead of a plan: {', '.join(SHAPE_NAMES)}.")
     ] = None,
@@ -177,16 +181,11 @@ def loadtest(
     if shape is not None and shape not in SHAPE_NAMES:
         typer.echo(f"error: --shape: unknown shape {shape!r}; choose from {', '.join(SHAPE_NAMES)}", err=True)
         raise typer.Exit(2)
-    plan_path = plan or DEFAULT_PLAN
-    try:
-        load_plan(plan_path)  # a malformed plan stops here: nothing is run
-    except PlanError as exc:
-        typer.echo(f"error: invalid campaign plan\n{exc}", err=True)
-        raise typer.Exit(2) from None
+    context = campaign(plan, specs)  # a malformed plan or spec stops here: nothing is run
     directory = report_dir or Path(tempfile.mkdtemp(prefix="peakops-loadtest-"))
     command = locust_command(
         host,
-        plan_path,
+        context,
         shape,
         duration,
         directory,

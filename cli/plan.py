@@ -28,10 +28,12 @@ def render_catalog(plan: CampaignPlan, source: Path) -> str:
 
 
 def render_ansible_vars(plan: CampaignPlan, source: Path) -> str:
-    """Inventory vars derived from the plan: the landing pages the edge warms after each converge."""
+    """Inventory vars derived from the plan: which plan the hosts read (repository-relative: the exporter's
+    campaign window, the monitoring's rules) and the landing pages the edge warms after each converge."""
     paths = ["/", *(f"/c/{i.slug}" for i in plan.influencers)]
     command = f"peakops plan ansible-vars {relative(source)}"
-    return generated_yaml({"edge_cache_warm_paths": paths}, [source], command)
+    variables = {"peakops_campaign_plan": relative(source), "edge_cache_warm_paths": paths}
+    return generated_yaml(variables, [source], command)
 
 
 @plan_commands.command("check")

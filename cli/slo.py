@@ -9,14 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from peakops.paths import GENERATED_DIR, SPECS_DIR
+from cli.campaign import PlanOption, SpecsOption, campaign
+from peakops.paths import GENERATED_DIR
 from peakops.slo import SpecError
 
 slo_commands = typer.Typer(
     no_args_is_help=True, help="SLO specs (monitors/slos/*.yaml) and what they generate."
 )
-
-SpecsOption = Annotated[Path, typer.Option("--specs", help="Directory of SLO specs.")]
 
 
 def _fail(exc: SpecError) -> typer.Exit:
@@ -25,16 +24,17 @@ def _fail(exc: SpecError) -> typer.Exit:
 
 
 @slo_commands.command("check")
-def check(specs: SpecsOption = SPECS_DIR) -> None:
+def check(plan: PlanOption = None, specs: SpecsOption = None) -> None:
     """Validate the specs (Sloth's checks, peakops' extensions, metrics and runbooks); show each SLO."""
     from monitors.generate import contexts
     from monitors.rules import humanize_factor
 
+    context = campaign(plan, specs)
     try:
-        ctxs = contexts(specs)
+        ctxs = contexts(context)
     except SpecError as exc:
         raise _fail(exc) from None
-    table = Table(title=f"SLOs in {specs}")
+    table = Table(title=f"SLOs in {context.specs_dir}")
     for column in ("service", "slo", "objective", "period", "page at", "ticket at", "campaign"):
         table.add_column(column)
     for ctx in ctxs:
@@ -59,7 +59,8 @@ def generate(
     out: Annotated[
         Path, typer.Option(help="Directory to (re)write; replaced whole, or not at all.")
     ] = GENERATED_DIR,
-    specs: SpecsOption = SPECS_DIR,
+    plan: PlanOption = None,
+    specs: SpecsOption = None,
     time_scale: Annotated[
         float,
         typer.Option(min=1, help="Divide windows and `for:` by this (rehearsals only; fixtures need 1)."),
@@ -99,7 +100,7 @@ def generate(
         receivers=Receivers(**{name: value for name, value in given.items() if value is not None}),
     )
     try:
-        files = render(specs, settings)
+        files = render(campaign(plan, specs), settings)
     except SpecError as exc:
         raise _fail(exc) from None
     if write_tree(files, out):

@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from peakops.paths import DEFAULT_PLAN, relative
+
 SECRET_KEYS = ("databaseUrl", "adminToken")
 
 
@@ -57,7 +59,7 @@ class _Config(BaseModel):
     appRpsMetric: Literal["auto", "true", "false"] | bool = "auto"
     edgeReplicasMin: int = Field(default=2, ge=1)
     edgeReplicasMax: int = Field(default=10, ge=1)
-    campaignPlan: str = "campaigns/demo.yaml"
+    campaignPlan: str = relative(DEFAULT_PLAN)
     prescaleReplicas: int = Field(default=10, ge=1)
     prescaleLeadMinutes: int = Field(default=10, ge=1, le=120)
     prescaleHoldMinutes: int = Field(default=60, ge=5, le=24 * 60)

@@ -24,7 +24,7 @@ from infra.manifests.app import SECRET
 from infra.manifests.common import Manifest
 from peakops.generated import dump_yaml, header, write_tree
 from peakops.paths import K8S_DIR, REPO_ROOT
-from peakops.plan import load_plan
+from peakops.plan import CampaignPlan, load_plan
 
 STACKS = ("dev", "prod")
 COMMAND = "peakops k8s render"
@@ -40,8 +40,16 @@ def _file_name(kind: str, name: str) -> str:
     return f"{kind.lower()}-{name}.yaml"
 
 
-def _objects(config: StackConfig) -> dict[tuple[str, str], Manifest]:
-    plan = load_plan(REPO_ROOT / config.campaign_plan)
+class Plans(dict[str, CampaignPlan]):
+    """Each stack names its plan (`peakops:campaignPlan`); one render reads each plan file once."""
+
+    def __missing__(self, campaign_plan: str) -> CampaignPlan:
+        self[campaign_plan] = plan = load_plan(REPO_ROOT / campaign_plan)
+        return plan
+
+
+def _objects(config: StackConfig, plans: Plans) -> dict[tuple[str, str], Manifest]:
+    plan = plans[config.campaign_plan]
     found: dict[tuple[str, str], Manifest] = {}
     for manifests in build(config, plan, database_url="from-secrets-env").values():
         for manifest in manifests:
@@ -70,7 +78,8 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
     """Relative path under k8s/ -> text."""
     top = header(["infra/manifests/", *(f"Pulumi.{s}.yaml" for s in stacks)], COMMAND)
     base_config = parse(BASE_VALUES, "base")
-    base = _objects(base_config)
+    plans = Plans()
+    base = _objects(base_config, plans)
     files: dict[str, str] = {}
     base_resources = []
     for (kind, name), manifest in sorted(base.items()):
@@ -96,7 +105,7 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
     )
     for stack in stacks:
         config = stack_config(stack)
-        objects = _objects(config)
+        objects = _objects(config, plans)
         resources: list[str] = ["../../base"]
         patches: list[dict[str, Any]] = []
         for key, manifest in sorted(objects.items()):
@@ -148,8 +157,7 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
 def all_manifests(stack: str) -> list[Manifest]:
     """Every object the stack's overlay amounts to, for validation (the Secret included)."""
     config = stack_config(stack)
-    plan = load_plan(REPO_ROOT / config.campaign_plan)
-    return [m for manifests in build(config, plan).values() for m in manifests]
+    return [m for manifests in build(config, Plans()[config.campaign_plan]).values() for m in manifests]
 
 
 def write(out: Path = K8S_DIR) -> bool:

@@ -30,6 +30,7 @@ from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 from loadtests.arrivals import Arrivals, Ticket
 from loadtests.collector import CHECKOUT_ROUTE, Collector
 from loadtests.model import ABUSIVE, INFLUENCER_PREFIX, ORGANIC, RETURNING, Timeline
+from loadtests.verdict import CheckoutBar
 from peakops.plan import CampaignPlan, Influencer
 
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"]+)"')
@@ -43,6 +44,7 @@ class RunContext:
     timeline: Timeline
     arrivals: Arrivals
     collector: Collector
+    checkout_bar: CheckoutBar | None = None
     think_scale: float = 1.0
     max_slots: int = 5000
     rng: random.Random = field(default_factory=random.Random)

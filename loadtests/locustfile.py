@@ -31,9 +31,11 @@ from loadtests.arrivals import Arrivals
 from loadtests.collector import Collector
 from loadtests.journeys import RunContext, Visitor
 from loadtests.model import SHAPES, Timeline, from_plan
-from loadtests.verdict import evaluate, with_slo_thresholds
-from peakops.paths import DEFAULT_PLAN
-from peakops.plan import CampaignPlan, PlanError, load_plan
+from loadtests.verdict import checkout_bar, evaluate
+from peakops.context import resolve
+from peakops.paths import DEFAULT_PLAN, SPECS_DIR
+from peakops.plan import CampaignPlan, PlanError
+from peakops.slo import SpecError
 
 __all__ = ["CampaignShape", "Visitor"]
 
@@ -45,6 +47,9 @@ SLOT_HEADROOM = 1.5
 def _arguments(parser: Any) -> None:
     group = parser.add_argument_group("peakops", "Influencer traffic from a campaign plan")
     group.add_argument("--plan", default=str(DEFAULT_PLAN), help="Campaign plan YAML (campaigns/*.yaml)")
+    group.add_argument(
+        "--slo-specs", default=str(SPECS_DIR), help="SLO specs directory: the checkout success bar's source"
+    )
     group.add_argument(
         "--shape",
         default="",
@@ -122,15 +127,24 @@ def _setup(environment: Environment, **_kwargs: Any) -> None:
     if options is None:  # imported by a tool, not run by Locust
         return
     try:
-        plan = load_plan(Path(options.plan))
+        campaign = resolve(Path(options.plan), Path(options.slo_specs))
     except PlanError as exc:
         print(f"error: invalid campaign plan\n{exc}", file=sys.stderr)
         sys.exit(2)
-    timeline = build_timeline(plan, options)
+    except SpecError as exc:
+        print(f"error: invalid SLO spec\n{exc}", file=sys.stderr)
+        sys.exit(2)
+    timeline = build_timeline(campaign.plan, options)
     collector = Collector()
     arrivals = Arrivals(timeline, collector)
     journeys.CONTEXT = RunContext(
-        plan, timeline, arrivals, collector, think_scale=options.think_scale, max_slots=options.max_slots
+        campaign.plan,
+        timeline,
+        arrivals,
+        collector,
+        checkout_bar=checkout_bar(campaign),
+        think_scale=options.think_scale,
+        max_slots=options.max_slots,
     )
     runner = environment.runner
 
@@ -225,8 +239,7 @@ def _verdict(environment: Environment, **_kwargs: Any) -> None:
     if run is None or isinstance(environment.runner, WorkerRunner):
         return
     elapsed = min(run.arrivals.elapsed(), float(run.timeline.seconds))
-    thresholds, source = with_slo_thresholds(run.plan.thresholds)
-    verdict = evaluate(run.timeline, run.collector, thresholds, elapsed)
+    verdict = evaluate(run.timeline, run.collector, run.plan.thresholds, run.checkout_bar, elapsed)
     rows = report.per_second(run.timeline, run.collector, run.timeline.seconds)
     options = environment.parsed_options
     data = report.summary(
@@ -238,7 +251,9 @@ def _verdict(environment: Environment, **_kwargs: Any) -> None:
         {
             "host": environment.host,
             "plan": str(options.plan) if options else "",
-            "checkout_success_threshold": f"{thresholds.min_checkout_success_ratio:.2%} from {source}",
+            "checkout_success_threshold": (
+                f"{run.checkout_bar.ratio:.2%} from {run.checkout_bar.source}" if run.checkout_bar else "none"
+            ),
         },
     )
     if options is not None and options.report_dir:

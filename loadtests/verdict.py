@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from enum import IntEnum
-from pathlib import Path
 from typing import Any
 
 from loadtests.collector import Collector, percentile
 from loadtests.model import Timeline
-from peakops.paths import SPECS_DIR
+from peakops.context import CampaignContext
 from peakops.plan import Thresholds
-from peakops.slo import CHECKOUT_METRIC, load_specs
 
 BUCKET_SECONDS = 10
 MIN_ACHIEVED_RATIO = 0.95
@@ -108,26 +106,30 @@ def arrival_buckets(
     return buckets
 
 
-def with_slo_thresholds(thresholds: Thresholds, specs_dir: Path = SPECS_DIR) -> tuple[Thresholds, str]:
-    """The checkout success threshold from the SLO on checkout outcomes, when a spec has one.
+@dataclass(frozen=True)
+class CheckoutBar:
+    """The checkout success bar: the objective of the SLO on checkout outcomes (peakops/context.py).
 
-    The verdict counts checkouts as the SLI does (orders over orders and failures; stock-outs and
-    refusals are neither), so the SLO's objective is the bar. Returns the thresholds and where the bar
-    came from, for the report.
-    """
-    if not specs_dir.is_dir():
-        return thresholds, "campaign plan"
-    for spec in load_specs(specs_dir).values():
-        for slo in spec.slos:
-            outcomes = slo.sli.outcomes
-            if outcomes is not None and outcomes.metric == CHECKOUT_METRIC and not outcomes.selector:
-                bar = round(slo.objective / 100, 12)
-                source = f"SLO {spec.service}/{slo.name} ({slo.objective:g}%)"
-                return thresholds.model_copy(update={"min_checkout_success_ratio": bar}), source
-    return thresholds, "campaign plan"
+    The verdict counts checkouts as that SLI does (orders over orders and failures; stock-outs and a
+    customer's refusals are neither), so the SLO's objective is the bar, stated once, in the SLO spec."""
+
+    ratio: float
+    source: str  # "SLO shop/checkout-success (99.9%)"
 
 
-def evaluate(timeline: Timeline, collector: Collector, thresholds: Thresholds, elapsed_s: float) -> Verdict:
+def checkout_bar(campaign: CampaignContext) -> CheckoutBar | None:
+    """The bar from the campaign's SLO specs, or None when no SLO classes checkout outcomes."""
+    objective = campaign.checkout_objective()
+    return CheckoutBar(objective.ratio, str(objective)) if objective else None
+
+
+def evaluate(
+    timeline: Timeline,
+    collector: Collector,
+    thresholds: Thresholds,
+    checkout_bar: CheckoutBar | None,
+    elapsed_s: float,
+) -> Verdict:
     first, last = timeline.peak_window()
     last = min(last, max(first, int(elapsed_s) - 1))
     reasons: list[str] = []
@@ -171,9 +173,13 @@ def evaluate(timeline: Timeline, collector: Collector, thresholds: Thresholds, e
 
     attempts = collector.checkout.get("order", 0) + collector.checkout.get("failed", 0)
     success = collector.checkout.get("order", 0) / attempts if attempts else None
-    if success is not None and success < thresholds.min_checkout_success_ratio:
+    if checkout_bar is None:
+        reasons.append("checkout success not judged: no SLO in the specs classes checkout outcomes")
+    elif success is not None and success < checkout_bar.ratio:
         failed = True
-        reasons.append(f"fail: checkout success {success:.2%} < {thresholds.min_checkout_success_ratio:.2%}")
+        reasons.append(
+            f"fail: checkout success {success:.2%} < {checkout_bar.ratio:.2%} ({checkout_bar.source})"
+        )
     peak_seconds = last - first + 1
     orders = sum(n for second, n in collector.orders_by_second.items() if first <= second <= last)
     orders_per_second = orders / peak_seconds if peak_seconds > 0 else 0.0

@@ -13,18 +13,9 @@ from typing import cast
 
 from prometheus_client.utils import floatToGoString
 
-from app.metrics import (
-    LATENCY_BUCKETS,
-    AuthorizationResult,
-    CheckoutOutcome,
-    PromoCheck,
-    metric_names,
-)
-from peakops import edgelog
+from peakops import edgelog, metrics
+from peakops.metrics import LATENCY_BUCKETS, AuthorizationResult, CheckoutOutcome, PromoCheck
 
-# The exporter's families (monitors/exporter/collector.py builds them from these names).
-EDGE_REQUESTS = "peakops_edge_requests_total"
-EDGE_DURATION = "peakops_edge_request_duration_seconds"
 EDGE_BUCKETS = LATENCY_BUCKETS
 CACHE_STATUSES = ("HIT", "MISS", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "BYPASS", "PASS")
 
@@ -43,45 +34,23 @@ class HistogramFacts:
 
 
 OUTCOME_COUNTERS: dict[str, OutcomeCounter] = {
-    "peakops_checkouts_total": OutcomeCounter("outcome", tuple(v.value for v in CheckoutOutcome), {}),
-    "peakops_payment_authorizations_total": OutcomeCounter(
-        "result", tuple(v.value for v in AuthorizationResult), {}
-    ),
-    "peakops_promo_checks_total": OutcomeCounter("result", tuple(v.value for v in PromoCheck), {}),
-    EDGE_REQUESTS: OutcomeCounter(
+    metrics.CHECKOUTS: OutcomeCounter("outcome", tuple(v.value for v in CheckoutOutcome), {}),
+    metrics.PAYMENT_AUTHORIZATIONS: OutcomeCounter("result", tuple(v.value for v in AuthorizationResult), {}),
+    metrics.PROMO_CHECKS: OutcomeCounter("result", tuple(v.value for v in PromoCheck), {}),
+    metrics.EDGE_REQUESTS: OutcomeCounter(
         "code_class", edgelog.CODE_CLASSES, {"journey": edgelog.JOURNEYS, "cache": CACHE_STATUSES}
     ),
 }
 
 HISTOGRAMS: dict[str, HistogramFacts] = {
-    EDGE_DURATION: HistogramFacts(EDGE_BUCKETS, {"journey": edgelog.JOURNEYS}),
-    "peakops_http_request_duration_seconds": HistogramFacts(LATENCY_BUCKETS, {"method": None, "route": None}),
+    metrics.EDGE_REQUEST_DURATION: HistogramFacts(EDGE_BUCKETS, {"journey": edgelog.JOURNEYS}),
+    metrics.HTTP_REQUEST_DURATION: HistogramFacts(LATENCY_BUCKETS, {"method": None, "route": None}),
 }
-
-EXPORTER_METRICS = (
-    EDGE_REQUESTS,
-    *(f"{EDGE_DURATION}_{suffix}" for suffix in ("bucket", "count", "sum")),
-    "peakops_edge_log_lines_total",
-    "peakops_edge_log_reopens_total",
-    "peakops_synthetic_journeys_total",
-    "peakops_synthetic_journey_duration_seconds",
-    "peakops_synthetic_last_success_timestamp_seconds",
-    "peakops_exporter_scrape_duration_seconds",
-    "peakops_exporter_errors_total",
-    "peakops_exporter_last_success_timestamp_seconds",
-    "peakops_campaign_start_timestamp_seconds",
-    "peakops_campaign_end_timestamp_seconds",
-)
 
 
 def known_metrics() -> frozenset[str]:
-    """Every sample name PromQL may use: the app's (histograms with their suffixes) and the exporter's."""
-    names = set(EXPORTER_METRICS)
-    for name in metric_names():
-        names.add(name)
-        if name.endswith("_seconds"):
-            names.update(f"{name}_{suffix}" for suffix in ("bucket", "count", "sum"))
-    return frozenset(names)
+    """Every sample name PromQL may use: the app's and the exporter's, histograms with their series."""
+    return metrics.series_names((*metrics.APP, *metrics.EXPORTER))
 
 
 def le_label(bound: float) -> str:

@@ -24,14 +24,13 @@ from typing import Any
 
 from monitors.rules import (
     ABSENT_FOR,
-    CAMPAIGN_END,
-    CAMPAIGN_START,
     WATCHDOG,
     SLOContext,
     alert_rules,
     campaign_rules,
     impact_annotation,
 )
+from peakops import metrics
 from peakops.slo import parse_duration
 
 STEP = 15  # seconds between samples, and the evaluation interval
@@ -325,8 +324,8 @@ def campaign_test(traffic: SLOContext, campaign: str) -> dict[str, Any]:
         "interval": f"{STEP}s",
         "input_series": [
             *({"series": n, "values": _compress(v)} for n, v in series.items()),
-            {"series": f"{CAMPAIGN_START}{window}", "values": f"600x{total}"},
-            {"series": f"{CAMPAIGN_END}{window}", "values": f"4200x{total}"},
+            {"series": f"{metrics.CAMPAIGN_START}{window}", "values": f"600x{total}"},
+            {"series": f"{metrics.CAMPAIGN_END}{window}", "values": f"4200x{total}"},
         ],
         "alert_rule_test": [
             {"eval_time": "300s", "alertname": "CampaignTrafficMissing", "exp_alerts": []},

@@ -18,10 +18,10 @@ from monitors import fixtures
 from monitors.alertmanager import Receivers, alertmanager_config
 from monitors.rules import Options, SLOContext, check_reachable, rule_groups
 from monitors.sli import resolve
+from peakops.context import CampaignContext
 from peakops.generated import dump_yaml, header
 from peakops.paths import REPO_ROOT, relative
-from peakops.plan import CampaignPlan, PlanError, load_plan
-from peakops.slo import SLOSpec, SpecError, load_specs
+from peakops.slo import SpecError
 
 RULES_FILE = "rules.yml"
 
@@ -32,8 +32,12 @@ class Settings:
     receivers: Receivers = field(default_factory=Receivers)
     namespace: str = "peakops"  # of the PrometheusRule
 
-    def command(self, specs_dir: Path) -> str:
-        parts = ["peakops slo generate", f"--specs {relative(specs_dir)}"]
+    def command(self, campaign: CampaignContext) -> str:
+        parts = [
+            "peakops slo generate",
+            f"--plan {relative(campaign.plan_path)}",
+            f"--specs {relative(campaign.specs_dir)}",
+        ]
         if self.options.time_scale != 1:
             parts.append(f"--time-scale {self.options.time_scale:g}")
         defaults = Receivers()
@@ -51,19 +55,14 @@ def _runbook_exists(url: str, where: str, root: Path) -> None:
         raise SpecError(f"{where}: alerting.annotations.runbook_url: {url!r} does not exist under {root}")
 
 
-def contexts(specs_dir: Path, root: Path = REPO_ROOT) -> list[SLOContext]:
-    """Load, resolve and check every SLO; all problems of all specs together in one SpecError."""
-    specs: dict[Path, SLOSpec] = load_specs(specs_dir)
+def contexts(campaign: CampaignContext, root: Path = REPO_ROOT) -> list[SLOContext]:
+    """Resolve and check every SLO of the campaign's specs; all problems together in one SpecError.
+
+    A spec that guards the campaign (``peakops.campaign``) is read with the campaign's plan."""
     found: list[SLOContext] = []
     problems: list[str] = []
-    for path, spec in specs.items():
-        plan: CampaignPlan | None = None
-        if spec.peakops.campaign is not None:
-            try:
-                plan = load_plan(root / spec.peakops.campaign.plan)
-            except PlanError as exc:
-                problems.append(f"{path}: peakops.campaign.plan: {exc}")
-                continue
+    for path, spec in campaign.specs.items():
+        plan = campaign.plan if spec.peakops.campaign is not None else None
         for index, slo in enumerate(spec.slos):
             where = f"{path}: slos[{index}] (name {slo.name!r})"
             try:
@@ -79,14 +78,15 @@ def contexts(specs_dir: Path, root: Path = REPO_ROOT) -> list[SLOContext]:
     return found
 
 
-def render(specs_dir: Path, settings: Settings, root: Path = REPO_ROOT) -> dict[str, str]:
+def render(campaign: CampaignContext, settings: Settings, root: Path = REPO_ROOT) -> dict[str, str]:
     """Relative path -> text, for every generated file. Raises SpecError before anything is written."""
-    ctxs = contexts(specs_dir, root)
-    sources = sorted({relative(p) for p in [*specs_dir.glob("*.yaml"), *specs_dir.glob("*.yml")]})
-    plans = {ctx.plan.name: ctx.plan for ctx in ctxs if ctx.plan is not None}
-    plan_sources = sorted({ctx.spec.peakops.campaign.plan for ctx in ctxs if ctx.spec.peakops.campaign})
-    command = settings.command(specs_dir)
-    top = header([*sources, *plan_sources], command)
+    ctxs = contexts(campaign, root)
+    guarded = any(ctx.plan is not None for ctx in ctxs)
+    sources = [
+        *sorted(relative(p) for p in campaign.specs),
+        *([relative(campaign.plan_path)] if guarded else []),
+    ]
+    top = header(sources, settings.command(campaign))
     scale_note = (
         f"# Windows and `for:` compressed {settings.options.time_scale:g}x for a rehearsal, not production.\n"
         if settings.options.time_scale != 1
@@ -97,7 +97,8 @@ def render(specs_dir: Path, settings: Settings, root: Path = REPO_ROOT) -> dict[
     files: dict[str, str] = {
         RULES_FILE: top + scale_note + dump_yaml({"groups": groups}),
         "prometheusrule.yaml": top + scale_note + dump_yaml(prometheus_rule(groups, settings.namespace)),
-        "alertmanager.yml": top + dump_yaml(alertmanager_config(list(plans.values()), settings.receivers)),
+        "alertmanager.yml": top
+        + dump_yaml(alertmanager_config([campaign.plan] if guarded else [], settings.receivers)),
     }
     if settings.options.time_scale == 1:
         # Fixtures assert real windows; a compressed rehearsal copy has none.

@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from monitors.sli import ResolvedSLI
+from peakops import metrics
 from peakops.plan import CampaignPlan
 from peakops.slo import SLO, SLOSpec, SpecError, parse_duration
 
@@ -279,15 +280,11 @@ def _scale_for(rules: list[dict[str, Any]], options: Options) -> list[dict[str, 
 
 def business_rules(spec: SLOSpec, plan: CampaignPlan | None) -> list[dict[str, Any]]:
     """The average order value that turns failed orders into revenue: measured, else the plan's prices."""
-    measured = "sum(rate(peakops_order_revenue_total[1h])) / (sum(rate(peakops_orders_total[1h])) > 0)"
+    measured = f"sum(rate({metrics.ORDER_REVENUE}[1h])) / (sum(rate({metrics.ORDERS}[1h])) > 0)"
     if plan is not None:
         prices = [p.price for p in plan.products if not p.synthetic]
         measured += f"\nor vector({sum(prices) / len(prices):.6g})"
     return [{"record": "peakops:average_order_value", "expr": measured, "labels": {"service": spec.service}}]
-
-
-CAMPAIGN_START = "peakops_campaign_start_timestamp_seconds"
-CAMPAIGN_END = "peakops_campaign_end_timestamp_seconds"
 
 
 def campaign_rules(spec: SLOSpec, plan: CampaignPlan, traffic_slo: str, runbook: str) -> list[dict[str, Any]]:
@@ -298,8 +295,8 @@ def campaign_rules(spec: SLOSpec, plan: CampaignPlan, traffic_slo: str, runbook:
         {
             "record": "peakops:campaign_live",
             "expr": (
-                f"max by (campaign) ((time() >= {CAMPAIGN_START}{window})"
-                f" and (time() < {CAMPAIGN_END}{window})) * 0 + 1"
+                f"max by (campaign) ((time() >= {metrics.CAMPAIGN_START}{window})"
+                f" and (time() < {metrics.CAMPAIGN_END}{window})) * 0 + 1"
             ),
             "labels": {"service": spec.service},
         },

@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from peakops import catalog
+from peakops.catalog import SKU_PATTERN, Product, duplicates, seed_fields
 from peakops.validation import format_errors
 
-SLUG = r"^[a-z0-9][a-z0-9-]{0,63}$"
-SKU = r"^[A-Z0-9][A-Z0-9_-]{0,63}$"
+__all__ = ["CampaignPlan", "Decay", "Influencer", "PlanError", "Product", "load_plan", "parse_plan"]
 
 
 class PlanError(ValueError):
@@ -74,9 +75,10 @@ class Decay(_Strict):
     alpha: float = Field(default=2.0, gt=1)
 
 
-class Influencer(_Strict):
-    slug: str = Field(pattern=SLUG)
-    name: str = Field(min_length=1)
+class Influencer(catalog.Influencer):
+    """An influencer of the shop's catalog (slug, name, promo code, discount), with the campaign's facts:
+    the audience, the post and how its clicks rise and fade."""
+
     platform: Literal["instagram", "tiktok", "youtube", "x", "twitch", "newsletter", "other"]
     followers: int = Field(gt=0)
     reach: float = Field(gt=0, le=1, description="share of followers who see the post")
@@ -84,27 +86,16 @@ class Influencer(_Strict):
     post_time: datetime
     ramp_seconds: float = Field(default=60, gt=0, description="from the post to the peak of clicks")
     decay: Decay = Decay()
-    promo_code: str = Field(pattern=r"^[A-Z0-9_-]{2,32}$")
-    discount_percent: int = Field(default=0, ge=0, le=90)
 
     @property
     def expected_visitors(self) -> float:
         return self.followers * self.reach * self.click_through
 
 
-class Product(_Strict):
-    sku: str = Field(pattern=SKU)
-    name: str = Field(min_length=1)
-    price: float = Field(gt=0)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    stock: int = Field(ge=0)
-    synthetic: bool = False
-
-
 class Drop(_Strict):
     """A limited-stock product released at a moment: what the spike races for."""
 
-    sku: str = Field(pattern=SKU)
+    sku: str = Field(pattern=SKU_PATTERN)
     at: datetime
     share_of_carts: float = Field(default=0.5, ge=0, le=1, description="carts that go for the drop")
 
@@ -147,12 +138,21 @@ class JourneyThresholds(_Strict):
 
 
 class Thresholds(_Strict):
-    """The verdict's thresholds until the SLO specs exist; then those take over."""
+    """The load test's per-journey bars, which no SLO states. Objectives live in the SLO specs alone: the
+    checkout success bar is the objective of the SLO on checkout outcomes (peakops/context.py)."""
 
     journeys: dict[str, JourneyThresholds]
-    # Overridden by the SLO on checkout outcomes in monitors/slos when there is one (loadtests/verdict.py).
-    min_checkout_success_ratio: float = Field(ge=0, le=1)
     min_orders_per_second: float = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_objectives(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "min_checkout_success_ratio" in data:
+            raise ValueError(
+                "min_checkout_success_ratio: the checkout success bar is the objective of the SLO on "
+                "peakops_checkouts_total (monitors/slos); remove it from the plan"
+            )
+        return data
 
     @field_validator("journeys")
     @classmethod
@@ -167,7 +167,7 @@ JOURNEYS = ("influencer", "organic", "returning", "abusive")
 
 
 class CampaignPlan(_Strict):
-    name: str = Field(pattern=SLUG)
+    name: str = Field(pattern=catalog.SLUG_PATTERN)
     window: Window
     baseline: Baseline
     influencers: list[Influencer] = Field(min_length=1)
@@ -180,36 +180,39 @@ class CampaignPlan(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignPlan:
+        problems = duplicates(self.products, self.influencers)  # what the app's seed would refuse
+        if problems:
+            raise ValueError("; ".join(problems))
         skus = {p.sku for p in self.products}
         for index, drop in enumerate(self.drops):
             if drop.sku not in skus:
                 raise ValueError(f"drops[{index}].sku: {drop.sku!r} is not among the products")
-        seen: dict[str, int] = {}
         for index, influencer in enumerate(self.influencers):
             object.__setattr__(influencer, "post_time", self.window.localise(influencer.post_time))
             if not self.window.start <= influencer.post_time <= self.window.end:
                 raise ValueError(f"influencers[{index}].post_time: outside the campaign window")
-            if influencer.slug in seen:
-                raise ValueError(f"influencers[{index}].slug: duplicate {influencer.slug!r}")
-            seen[influencer.slug] = index
         for drop in self.drops:
             object.__setattr__(drop, "at", self.window.localise(drop.at))
         return self
 
     def catalog_seed(self) -> dict[str, Any]:
         """The app's catalog seed, derived from the plan (app/seed/demo-catalog.yaml is generated)."""
+        products = [{**p.model_dump(), "price": float(p.price)} for p in self.products]
+        fields = seed_fields(Influencer)
         return {
-            "products": [p.model_dump(exclude_defaults=False) for p in self.products],
-            "influencers": [
-                {
-                    "slug": i.slug,
-                    "name": i.name,
-                    "promo_code": i.promo_code,
-                    "discount_percent": i.discount_percent,
-                }
-                for i in self.influencers
-            ],
+            "products": products,
+            "influencers": [{name: getattr(i, name) for name in fields} for i in self.influencers],
         }
+
+    def to_yaml(self) -> str:
+        """The validated plan as YAML that `parse_plan` reads back equal (times with their offsets), for
+        a copy shipped to where the repository is not (a ConfigMap the exporter and Locust mount)."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+    def regular_products(self) -> list[Product]:
+        """What a customer may buy any time: not synthetic, not a limited drop."""
+        dropped = {drop.sku for drop in self.drops}
+        return [p for p in self.products if not p.synthetic and p.sku not in dropped]
 
 
 def parse_plan(text: str, source: str) -> CampaignPlan:

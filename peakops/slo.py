@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from peakops.paths import DEFAULT_PLAN, relative
 from peakops.validation import format_errors
 
 WINDOW_PLACEHOLDER = "{{.window}}"
@@ -44,9 +45,6 @@ SLO_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 DURATION = re.compile(r"^(\d+)([mhdw])$")
 # Labels peakops sets on every generated series and alert; a spec may not set them itself.
 RESERVED_LABELS = frozenset({"service", "slo", "severity", "campaign", "window"})
-
-
-CHECKOUT_METRIC = "peakops_checkouts_total"
 
 
 class SpecError(ValueError):
@@ -227,8 +225,20 @@ class SLO(_Strict):
 
 
 class CampaignLink(_Strict):
-    plan: str = Field(description="path of the campaign plan, relative to the repository root")
+    """The spec guards the campaign being run: which plan that is, the caller says once (`--plan`, the
+    inventory's ``peakops_campaign_plan``); the spec names only its SLO whose traffic must be there."""
+
     traffic_slo: str = Field(description="the SLO whose traffic must be there while the campaign is live")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plan_path(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "plan" in data:
+            raise ValueError(
+                "plan: the campaign plan is chosen once, by its caller (`peakops slo generate --plan FILE`, "
+                f"default {relative(DEFAULT_PLAN)}), not by a spec; remove this key"
+            )
+        return data
 
 
 class SpecExtensions(_Strict):
@@ -253,12 +263,13 @@ class SLOSpec(_Strict):
             names[slo.name] = index
             if slo.peakops.campaign and self.peakops.campaign is None:
                 raise ValueError(
-                    f"slos[{index}] (name {slo.name!r}): peakops.campaign: needs peakops.campaign.plan "
-                    "at the top of the spec"
+                    f"slos[{index}] (name {slo.name!r}): peakops.campaign: needs peakops.campaign "
+                    "(traffic_slo) at the top of the spec"
                 )
             if slo.peakops.impact.orders_per_failed_event == "funnel" and self.peakops.campaign is None:
                 raise ValueError(
-                    f"slos[{index}] (name {slo.name!r}): peakops.impact: 'funnel' needs peakops.campaign.plan"
+                    f"slos[{index}] (name {slo.name!r}): peakops.impact: 'funnel' needs peakops.campaign "
+                    "at the top of the spec (the funnel is the campaign plan's)"
                 )
         campaign = self.peakops.campaign
         if campaign is not None and campaign.traffic_slo not in names:

@@ -1,7 +1,7 @@
 """The floors of the house (docs/architecture.md): who may import whom, and what starting the app loads.
 
 cli/                               top floor: knows every area; nothing imports it
-app/  loadtests/  monitors/  infra/   areas: import the ground floor (monitors also reads app.metrics)
+app/  loadtests/  monitors/  infra/   areas: import the ground floor, never each other
 peakops/                           ground floor: the shared models; imports no area
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from peakops import paths
 from peakops.paths import REPO_ROOT
 from tests.support.procs import free_port, wait_http_ok
 
@@ -27,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     GROUND: set(),
     "app": {GROUND},
     "loadtests": {GROUND},
-    "monitors": {GROUND, "app"},  # the SLIs select on the metric names app/metrics.py owns
+    "monitors": {GROUND},
     "infra": {GROUND},
     TOP: {GROUND, *AREAS},
 }
@@ -99,3 +100,43 @@ def test_serving_the_app_loads_the_app_alone(tmp_path: Path) -> None:
     assert "app.server" in modules, "the importtime log did not cover the app"
     foreign = {"infra", "monitors", "loadtests", "pulumi", "pulumi_kubernetes", "locust", "ansible"}
     assert not sorted(name for name in modules if name.split(".")[0] in foreign)
+
+
+def _code_strings(path: Path) -> list[str]:
+    """String constants of a module that are code, not docstrings."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def test_the_default_plan_is_named_once() -> None:
+    """Code that picks a campaign plan takes peakops.paths.DEFAULT_PLAN; config files name a plan only where
+    they are generated from it (the inventories' peakops_campaign_plan)."""
+    name = paths.DEFAULT_PLAN.name
+    python = [
+        str(path.relative_to(REPO_ROOT))
+        for package in (*ALLOWED, "benchmarks")
+        for path in sorted((REPO_ROOT / package).rglob("*.py"))
+        if any(name in text for text in _code_strings(path))
+    ]
+    assert python == ["peakops/paths.py"]
+    configs = [
+        f"{path.relative_to(REPO_ROOT)}: {line.strip()}"
+        for pattern in ("ansible/**/*.yml", "Pulumi*.yaml", "monitors/slos/*.yaml", "Makefile", "Dockerfile*")
+        for path in sorted(REPO_ROOT.glob(pattern))
+        if not path.read_text().startswith("# Generated from")
+        for line in path.read_text().splitlines()
+        if name in line and not line.lstrip().startswith("#")
+    ]
+    assert configs == []

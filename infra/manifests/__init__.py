@@ -40,7 +40,7 @@ def build(
         "Database": database(config),
         "CampaignApp": campaign_app(config, url),
         "PreScaling": prescale(config, plan),
-        "EdgeCache": edge_cache(config),
+        "EdgeCache": edge_cache(config, plan),
         "Ingress": public_entry(config),
         "NetworkPolicies": network_policies(config),
         "Observability": observability(config),

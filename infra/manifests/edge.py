@@ -25,11 +25,17 @@ from infra.manifests.common import (
     spread,
 )
 from peakops.paths import REPO_ROOT
+from peakops.plan import CampaignPlan
 from peakops.services import APP, EDGE, EXPORTER
 
 ROLE = REPO_ROOT / "ansible" / "roles" / "edge_cache"
 EDGE_DIR = "/var/lib/peakops-edge"
 CONFIG_MAP = "edge-nginx"
+# The campaign plan the stack was deployed with, for the exporter's campaign window and in-cluster Locust:
+# images carry code, never a campaign.
+PLAN_CONFIG_MAP = "campaign-plan"
+PLAN_DIR = "/etc/peakops/campaign"
+PLAN_FILE = f"{PLAN_DIR}/plan.yaml"
 
 
 def nginx_conf(config: StackConfig, **overrides: Any) -> str:
@@ -50,6 +56,23 @@ def nginx_conf(config: StackConfig, **overrides: Any) -> str:
     }
     environment = jinja2.Environment(trim_blocks=True, undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - nginx config, not HTML
     return environment.from_string((ROLE / "templates" / "nginx.conf.j2").read_text()).render(variables)
+
+
+def plan_config_map(config: StackConfig, plan: CampaignPlan) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta(PLAN_CONFIG_MAP, config.namespace, "campaign"),
+        "data": {"plan.yaml": plan.to_yaml()},
+    }
+
+
+def plan_volume() -> dict[str, Any]:
+    return {"name": "campaign", "configMap": {"name": PLAN_CONFIG_MAP}}
+
+
+def plan_mount() -> dict[str, Any]:
+    return {"name": "campaign", "mountPath": PLAN_DIR, "readOnly": True}
 
 
 def config_map(config: StackConfig) -> Manifest:
@@ -76,9 +99,9 @@ def deployment(config: StackConfig) -> Manifest:
             f"--web.listen-address=0.0.0.0:{EXPORTER.port}",
             f"--edge.access-log={EDGE_DIR}/logs/access.json",
             f"--synthetic.target-url=http://127.0.0.1:{EDGE.port}",
-            f"--campaign.plan=/opt/peakops/{config.campaign_plan}",
+            f"--campaign.plan={PLAN_FILE}",
         ],
-        volumeMounts=[{"name": "edge", "mountPath": EDGE_DIR, "readOnly": True}],
+        volumeMounts=[{"name": "edge", "mountPath": EDGE_DIR, "readOnly": True}, plan_mount()],
     )
     exporter["ports"] = [{"name": "metrics", "containerPort": EXPORTER.port, "protocol": "TCP"}]
     prepare = container(
@@ -114,6 +137,7 @@ def deployment(config: StackConfig) -> Manifest:
                     "volumes": [
                         {"name": "edge", "emptyDir": {}},
                         {"name": "config", "configMap": {"name": CONFIG_MAP}},
+                        plan_volume(),
                     ],
                 },
             },
@@ -137,9 +161,10 @@ def service(config: StackConfig) -> Manifest:
     }
 
 
-def edge_cache(config: StackConfig) -> list[Manifest]:
+def edge_cache(config: StackConfig, plan: CampaignPlan) -> list[Manifest]:
     return [
         config_map(config),
+        plan_config_map(config, plan),
         justify(deployment(config), "CKV_K8S_43", "CKV_K8S_15"),
         service(config),
         hpa(EDGE.name, config.namespace, EDGE.name, config.edge_replicas, [cpu_metric(70)]),

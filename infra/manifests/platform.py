@@ -22,6 +22,7 @@ from infra.manifests.common import (
     meta,
     selector,
 )
+from infra.manifests.edge import PLAN_FILE, plan_mount, plan_volume
 from infra.manifests.network import LOAD_GENERATOR
 from peakops.paths import GENERATED_DIR
 from peakops.services import APP, EDGE, EXPORTER
@@ -182,7 +183,7 @@ def _locust(config: StackConfig, role: str, args: list[str], replicas: int) -> M
         "command": ["locust", "-f", "/opt/peakops/loadtests/locustfile.py", *args],
         "resources": {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         "securityContext": dict(CONTAINER_SECURITY),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, plan_mount()],  # noqa: S108 - an emptyDir
     }
     if role == "master":
         container["ports"] = [{"name": "locust", "containerPort": 5557, "protocol": "TCP"}]
@@ -204,7 +205,7 @@ def _locust(config: StackConfig, role: str, args: list[str], replicas: int) -> M
                     "automountServiceAccountToken": False,
                     "securityContext": dict(POD_SECURITY),
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}, plan_volume()],
                 },
             },
         },
@@ -216,7 +217,7 @@ def load_generator(config: StackConfig) -> list[Manifest]:
     if not config.load_generator:
         return []
     target = f"http://{EDGE.name}.{config.namespace}.svc.cluster.local"
-    plan = f"/opt/peakops/{config.campaign_plan}"
+    plan = PLAN_FILE
     master_args = ["--master", "--headless", "--host", target, "--plan", plan,
                    "--expect-workers", str(config.load_generator_workers)]  # fmt: skip
     return [

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from monitors import facts
 from monitors.exporter.logtail import LogTail
-from peakops import edgelog
+from peakops import edgelog, metrics
 
 BOUNDS = tuple(float(b) for b in facts.EDGE_BUCKETS)
 _CACHE = {status: status for status in facts.CACHE_STATUSES}
@@ -92,7 +92,7 @@ class EdgeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         requests, buckets, sums, parsed, malformed = self.stats.snapshot()
         family = CounterMetricFamily(
-            facts.EDGE_REQUESTS.removesuffix("_total"),
+            metrics.family(metrics.EDGE_REQUESTS),
             "Requests the edge served, by journey, status class and cache status (from its access log).",
             labels=["journey", "code_class", "cache"],
         )
@@ -101,7 +101,7 @@ class EdgeCollector(Collector):
         yield family
 
         histogram = HistogramMetricFamily(
-            facts.EDGE_DURATION,
+            metrics.EDGE_REQUEST_DURATION,
             "Edge request time (first byte read to last byte sent), by journey.",
             labels=["journey"],
         )
@@ -119,13 +119,15 @@ class EdgeCollector(Collector):
         yield histogram
 
         lines = CounterMetricFamily(
-            "peakops_edge_log_lines", "Access-log lines read, by result.", labels=["result"]
+            metrics.family(metrics.EDGE_LOG_LINES), "Access-log lines read, by result.", labels=["result"]
         )
         lines.add_metric(["parsed"], parsed)
         lines.add_metric(["malformed"], malformed)
         yield lines
         reopened = CounterMetricFamily(
-            "peakops_edge_log_reopens", "Times the log was reopened, by reason.", labels=["reason"]
+            metrics.family(metrics.EDGE_LOG_REOPENS),
+            "Times the log was reopened, by reason.",
+            labels=["reason"],
         )
         reopened.add_metric(["rotated"], self.tail.rotations if self.tail else 0)
         reopened.add_metric(["truncated"], self.tail.truncations if self.tail else 0)

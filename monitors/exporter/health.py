@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitors.rules import CAMPAIGN_END, CAMPAIGN_START
+from peakops import metrics
 from peakops.plan import CampaignPlan
 
 
@@ -47,18 +47,18 @@ class HealthCollector(Collector):
             errors = dict(self.health.errors)
             last = dict(self.health.last_success)
         yield GaugeMetricFamily(
-            "peakops_exporter_scrape_duration_seconds",
+            metrics.EXPORTER_SCRAPE_DURATION,
             "Time to build this scrape's SLI metrics.",
             value=time.perf_counter() - started,
         )
         failures = CounterMetricFamily(
-            "peakops_exporter_errors", "Errors by component.", labels=["component"]
+            metrics.family(metrics.EXPORTER_ERRORS), "Errors by component.", labels=["component"]
         )
         for component in self.components:
             failures.add_metric([component], errors.get(component, 0))
         yield failures
         successes = GaugeMetricFamily(
-            "peakops_exporter_last_success_timestamp_seconds",
+            metrics.EXPORTER_LAST_SUCCESS,
             "When each component last worked (log read, synthetic journey).",
             labels=["component"],
         )
@@ -76,8 +76,8 @@ class CampaignCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         for name, moment, help_text in (
-            (CAMPAIGN_START, self.plan.window.start, "When the campaign window opens."),
-            (CAMPAIGN_END, self.plan.window.end, "When the campaign window closes."),
+            (metrics.CAMPAIGN_START, self.plan.window.start, "When the campaign window opens."),
+            (metrics.CAMPAIGN_END, self.plan.window.end, "When the campaign window closes."),
         ):
             family = GaugeMetricFamily(name, help_text, labels=["campaign"])
             family.add_metric([self.plan.name], moment.timestamp())

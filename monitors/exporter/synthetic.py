@@ -17,6 +17,8 @@ import httpx
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from peakops import metrics
+
 STEPS = ("landing", "cart", "checkout")
 SYNTHETIC_EMAIL = "synthetic-probe@peakops.invalid"
 
@@ -105,7 +107,7 @@ class SyntheticCollector(Collector):
             seconds = dict(self.stats.step_seconds)
             last_success = self.stats.last_success
         journeys = CounterMetricFamily(
-            "peakops_synthetic_journeys",
+            metrics.family(metrics.SYNTHETIC_JOURNEYS),
             "Synthetic journeys (landing, cart, checkout) by result and the step that failed.",
             labels=["result", "failed_step"],
         )
@@ -115,7 +117,7 @@ class SyntheticCollector(Collector):
                 journeys.add_metric([result, step], runs.get((result, step), 0))
         yield journeys
         duration = GaugeMetricFamily(
-            "peakops_synthetic_journey_duration_seconds",
+            metrics.SYNTHETIC_JOURNEY_DURATION,
             "Duration of each step in the last synthetic journey.",
             labels=["step"],
         )
@@ -125,7 +127,7 @@ class SyntheticCollector(Collector):
         yield duration
         if last_success is not None:
             yield GaugeMetricFamily(
-                "peakops_synthetic_last_success_timestamp_seconds",
+                metrics.SYNTHETIC_LAST_SUCCESS,
                 "When a synthetic journey last succeeded.",
                 value=last_success,
             )

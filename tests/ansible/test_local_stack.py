@@ -153,7 +153,7 @@ def test_checkout_fault_pages_on_call_then_resolves(stack: Stack) -> None:
     instances = [f"http://127.0.0.1:{port}" for port in APP_PORTS]
     stop = threading.Event()
     with ThreadPoolExecutor(1) as pool:
-        traffic = pool.submit(checkout_stream, EDGE, stop)
+        traffic = pool.submit(checkout_stream, EDGE, "GLOW-SERUM", stop)
         try:
             time.sleep(10)  # healthy history: two short windows and a sixth of the long one
             fault_at = time.time()

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from cli.generate import monitors_tree, single_files
 from infra import render
+from peakops.context import resolve
 from peakops.paths import GENERATED_DIR, K8S_DIR, REPO_ROOT
 
 
 def test_generated_files_have_not_drifted() -> None:
-    for path, expected in single_files().items():
+    for path, expected in single_files(resolve()).items():
         assert path.read_text() == expected, f"{path.relative_to(REPO_ROOT)} is stale: run `peakops generate`"
         assert path.read_text().startswith("# Generated from")
 
 
 def test_monitors_generated_tree_has_not_drifted() -> None:
-    expected = monitors_tree()
+    expected = monitors_tree(resolve())
     on_disk = {
         str(p.relative_to(GENERATED_DIR)): p.read_text() for p in GENERATED_DIR.rglob("*") if p.is_file()
     }

@@ -6,14 +6,15 @@ from pathlib import Path
 
 from loadtests.collector import Collector, percentile, round_ms
 from loadtests.model import Timeline
-from loadtests.verdict import Outcome, evaluate, with_slo_thresholds
-from peakops.paths import SPECS_DIR as DEFAULT_SPECS_DIR
+from loadtests.verdict import CheckoutBar, Outcome, checkout_bar, evaluate
+from peakops.context import resolve
+from peakops.paths import SPECS_DIR
 from peakops.plan import JourneyThresholds, Thresholds
 
 THRESHOLDS = Thresholds(
     journeys={"influencer": JourneyThresholds(p95_ms=500, p99_ms=1000, max_error_ratio=0.01)},
-    min_checkout_success_ratio=0.98,
 )
+BAR = CheckoutBar(0.98, "a test's bar")
 
 
 def flat_timeline(seconds: int = 30, rate: float = 10) -> Timeline:
@@ -33,13 +34,13 @@ def healthy(seconds: int = 30, rate: int = 10, ms: float = 50) -> Collector:
 
 
 def test_healthy_run_passes() -> None:
-    verdict = evaluate(flat_timeline(), healthy(), THRESHOLDS, 30)
+    verdict = evaluate(flat_timeline(), healthy(), THRESHOLDS, BAR, 30)
     assert verdict.outcome is Outcome.PASS
     assert verdict.journeys["influencer"].p95_ms == 50
 
 
 def test_slow_journey_fails() -> None:
-    verdict = evaluate(flat_timeline(), healthy(ms=700), THRESHOLDS, 30)
+    verdict = evaluate(flat_timeline(), healthy(ms=700), THRESHOLDS, BAR, 30)
     assert verdict.outcome is Outcome.FAIL
     assert any("influencer p95 700 ms > 500 ms" in r for r in verdict.reasons)
 
@@ -47,7 +48,7 @@ def test_slow_journey_fails() -> None:
 def test_failed_checkouts_fail() -> None:
     c = healthy()
     c.checkout["failed"] = 5
-    verdict = evaluate(flat_timeline(), c, THRESHOLDS, 30)
+    verdict = evaluate(flat_timeline(), c, THRESHOLDS, BAR, 30)
     assert verdict.outcome is Outcome.FAIL
     assert any("checkout success" in r for r in verdict.reasons)
 
@@ -56,7 +57,7 @@ def test_short_arrivals_make_the_run_invalid_even_when_it_also_fails() -> None:
     c = healthy(ms=700)
     for s in range(10, 20):
         c.started[s] = 9  # 90% of planned in that bucket
-    verdict = evaluate(flat_timeline(), c, THRESHOLDS, 30)
+    verdict = evaluate(flat_timeline(), c, THRESHOLDS, BAR, 30)
     assert verdict.outcome is Outcome.INVALID
     assert any("seconds 10-19 started 90 of 100" in r for r in verdict.reasons)
 
@@ -64,7 +65,7 @@ def test_short_arrivals_make_the_run_invalid_even_when_it_also_fails() -> None:
 def test_saturated_generator_cpu_is_invalid() -> None:
     c = healthy()
     c.cpu[12] = 97.0
-    verdict = evaluate(flat_timeline(), c, THRESHOLDS, 30)
+    verdict = evaluate(flat_timeline(), c, THRESHOLDS, BAR, 30)
     assert verdict.outcome is Outcome.INVALID
     assert any("CPU reached 97%" in r for r in verdict.reasons)
 
@@ -93,22 +94,21 @@ def test_percentiles_and_rounding() -> None:
 
 
 def test_the_checkout_bar_comes_from_the_slo_specs(tmp_path: Path) -> None:
-    thresholds, source = with_slo_thresholds(THRESHOLDS)
-    assert thresholds.min_checkout_success_ratio == 0.999  # monitors/slos/shop.yaml: checkout-success
-    assert source == "SLO shop/checkout-success (99.9%)"
-    assert thresholds.journeys == THRESHOLDS.journeys  # latency bars stay the plan's
-    # 998 orders of 1000 attempts: fine for the plan's 98%, a failure against the SLO's 99.9%.
+    bar = checkout_bar(resolve())
+    assert bar == CheckoutBar(0.999, "SLO shop/checkout-success (99.9%)")  # monitors/slos/shop.yaml
+    # 1028 orders of 1030 attempts: fine against a 98% bar, a failure against the SLO's 99.9%.
     collector = healthy()
     collector.checkout["order"] += 998
     collector.checkout["failed"] += 2
-    assert evaluate(flat_timeline(), collector, THRESHOLDS, 30).outcome is Outcome.PASS
-    assert evaluate(flat_timeline(), collector, thresholds, 30).outcome is Outcome.FAIL
-    # Without a checkout SLO the plan's bar stands.
+    assert evaluate(flat_timeline(), collector, THRESHOLDS, BAR, 30).outcome is Outcome.PASS
+    failed = evaluate(flat_timeline(), collector, THRESHOLDS, bar, 30)
+    assert failed.outcome is Outcome.FAIL
+    assert "fail: checkout success 99.81% < 99.90% (SLO shop/checkout-success (99.9%))" in failed.reasons
+    # Without a checkout SLO the checkout success is not judged, and the verdict says so.
     (tmp_path / "other.yaml").write_text(
-        (DEFAULT_SPECS_DIR / "shop.yaml")
-        .read_text()
-        .replace("peakops_checkouts_total", "peakops_promo_checks_total")
+        (SPECS_DIR / "shop.yaml").read_text().replace("peakops_checkouts_total", "peakops_promo_checks_total")
     )
-    kept, source = with_slo_thresholds(THRESHOLDS, tmp_path)
-    assert kept.min_checkout_success_ratio == 0.98
-    assert source == "campaign plan"
+    assert checkout_bar(resolve(specs=tmp_path)) is None
+    unjudged = evaluate(flat_timeline(), collector, THRESHOLDS, None, 30)
+    assert unjudged.outcome is Outcome.PASS
+    assert any("checkout success not judged" in reason for reason in unjudged.reasons)

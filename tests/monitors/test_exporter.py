@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,10 +17,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitors import facts
 from monitors.exporter.edge import EdgeCollector, EdgeStats
 from monitors.exporter.logtail import LogTail
 from monitors.exporter.main import Exporter, ExporterSettings, load_settings
-from peakops import edgelog
+from peakops import edgelog, metrics
+from peakops.paths import GENERATED_DIR
 from tests.app.helpers import metric_value
 from tests.conftest import StartApp
 from tests.support.procs import free_port, run_service
@@ -290,6 +293,15 @@ def test_the_exporter_process_runs_synthetic_journeys_kept_out_of_business_figur
             "peakops_campaign_start_timestamp_seconds",
             frozenset({("campaign", "spring-glow-drop")}),
         ) in samples
+        # The names come from peakops/metrics.py: exactly those are exposed, and every exporter metric
+        # the generated rules select on is among them.
+        exposed = {name for name, _ in samples}
+        assert exposed == metrics.series_names(metrics.EXPORTER)
+        rules = (GENERATED_DIR / "rules.yml").read_text()
+        selected = {name for name in re.findall(r"\bpeakops_[a-z_]+", rules) if name in facts.known_metrics()}
+        from_exporter = selected - metrics.series_names(metrics.APP)
+        assert from_exporter, "the rules select on no exporter metric: the check below would be empty"
+        assert from_exporter <= exposed
         assert exporter.terminate() == 0
     with httpx.Client(base_url=app.url) as client:
         assert metric_value(client, "peakops_checkouts_total", outcome="success") >= 3

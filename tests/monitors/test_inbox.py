@@ -40,7 +40,7 @@ def test_records_every_notification_and_shows_them(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "peakops",
+        "cli",
         "oncall",
         "inbox",
         "--listen",

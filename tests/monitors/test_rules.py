@@ -13,7 +13,8 @@ import yaml
 from monitors import fixtures
 from monitors.generate import contexts
 from monitors.rules import TIERS, SLOContext
-from peakops.paths import GENERATED_DIR, REPO_ROOT, SPECS_DIR
+from peakops.context import resolve
+from peakops.paths import GENERATED_DIR, REPO_ROOT
 
 PROMTOOL = "promtool"
 HAND_WRITTEN = REPO_ROOT / "monitors" / "tests"
@@ -21,7 +22,7 @@ HAND_WRITTEN = REPO_ROOT / "monitors" / "tests"
 
 @pytest.fixture(scope="module")
 def ctxs() -> list[SLOContext]:
-    return contexts(SPECS_DIR)
+    return contexts(resolve())
 
 
 def test_burn_factors_for_30_days_are_the_workbook_ones() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from peakops.paths import REPO_ROOT
+from app.catalog import parse_catalog
+from cli.plan import render_catalog
+from peakops.paths import DEFAULT_PLAN as DEMO
 from peakops.plan import PlanError, load_plan, parse_plan
-
-DEMO = REPO_ROOT / "campaigns" / "demo.yaml"
 
 
 def demo_data() -> dict[str, object]:
@@ -64,6 +64,24 @@ def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
             "thresholds.journeys: unknown journeys ['checkout_page']",
         ),
         (lambda d: d.update(colour="red"), "colour: Extra inputs are not permitted"),
+        # What the app's catalog seed would refuse, refused here: the plan's products and influencers
+        # are the catalog's models (peakops/catalog.py).
+        (
+            lambda d: d["products"].append(dict(d["products"][0])),
+            "products[5]: sku: duplicate 'GLOW-SERUM' (first at products[0])",
+        ),
+        (
+            lambda d: d["influencers"][1].update(promo_code="lena15"),
+            "influencers[1]: promo_code: duplicate 'LENA15' (first at influencers[0])",
+        ),
+        (
+            lambda d: d["products"][0].update(price=1.234),
+            "products[0] (sku 'GLOW-SERUM'): price: Decimal input should have no more than 2 decimal places",
+        ),
+        (
+            lambda d: d["thresholds"].update(min_checkout_success_ratio=0.98),
+            "thresholds: min_checkout_success_ratio: the checkout success bar is the objective of the SLO",
+        ),
     ],
 )
 def test_malformed_plan_names_the_field(mutate: object, expected: str) -> None:
@@ -88,3 +106,16 @@ def test_offsets_and_local_times_mean_the_same_moment() -> None:
         "explicit",
     )
     assert local.influencers[0].post_time == explicit.influencers[0].post_time
+
+
+def test_the_generated_seed_of_any_valid_plan_is_a_valid_seed() -> None:
+    """The seed is derived from the plan with the same models: the app accepts what the plan passed."""
+    seed = parse_catalog(render_catalog(load_plan(DEMO), DEMO), "seed.yaml")
+    plan = load_plan(DEMO)
+    assert [p.sku for p in seed.products] == [p.sku for p in plan.products]
+    assert [i.promo_code for i in seed.influencers] == [i.promo_code for i in plan.influencers]
+
+
+def test_the_plan_round_trips_through_its_yaml_copy() -> None:
+    plan = load_plan(DEMO)
+    assert parse_plan(plan.to_yaml(), "copy.yaml") == plan

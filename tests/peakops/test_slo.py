@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from monitors.generate import contexts
+from peakops.context import resolve
 from peakops.paths import SPECS_DIR
 from peakops.slo import SpecError, parse_spec
 
@@ -30,7 +31,7 @@ def write_spec(tmp_path: Path, data: dict) -> Path:  # type: ignore[type-arg]
 
 
 def test_the_shipped_spec_is_valid() -> None:
-    names = [ctx.slo.name for ctx in contexts(SPECS_DIR)]
+    names = [ctx.slo.name for ctx in contexts(resolve())]
     assert names[:2] == ["landing-availability", "landing-latency"]
     assert {"checkout-success", "payment-authorisation", "promo-redemption"} <= set(names)
 
@@ -165,7 +166,7 @@ def test_metric_facts_errors_name_the_slo_and_the_field(mutate, expected: str, t
     mutate(data)
     specs = write_spec(tmp_path, data)
     with pytest.raises(SpecError) as caught:
-        contexts(specs)
+        contexts(resolve(specs=specs))
     assert expected in str(caught.value)
 
 
@@ -180,7 +181,7 @@ def test_events_query_with_an_unknown_metric(tmp_path: Path) -> None:
     with pytest.raises(
         SpecError, match=r"sli\.events\.error_query: unknown metric 'peakops_edge_request_total'"
     ):
-        contexts(write_spec(tmp_path, data))
+        contexts(resolve(specs=write_spec(tmp_path, data)))
 
 
 def test_malformed_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:

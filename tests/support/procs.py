@@ -1,5 +1,5 @@
-"""Starting and stopping local server processes: the app instances used by the demo, the tests and the
-benchmarks. Every process started here is stopped by the context manager that started it."""
+"""Starting and stopping local server processes for the tests and the benchmarks: app instances, a throwaway
+PostgreSQL, any HTTP service. Every process started here is stopped by the context manager that started it."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from peakops.paths import REPO_ROOT
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -30,7 +31,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def wait_http_ok(
     url: str,
     timeout_s: float,
-    process: subprocess.Popen[bytes] | None = None,
+    process: subprocess.Popen[Any] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout_s
