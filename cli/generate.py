@@ -18,15 +18,31 @@ from cli.campaign import PlanOption, SpecsOption, campaign
 from cli.plan import render_ansible_vars, render_catalog
 from peakops import edgelog
 from peakops.context import CampaignContext
-from peakops.generated import generated_yaml, write_atomically, write_tree
+from peakops.generated import generated_yaml, header, write_atomically, write_tree
 from peakops.paths import ANSIBLE_DIR, GENERATED_DIR, K8S_DIR, REPO_ROOT
 
 EDGE_LOG_VARS = ANSIBLE_DIR / "roles" / "edge_cache" / "vars" / "main.yml"
 INVENTORIES = ("local", "example")
 
 
+def stack_config_reference() -> str:
+    """docs/stack-config.md: every key of the Pulumi stack config, from its declaration in infra/config.py."""
+    from infra.config import reference
+
+    rows = "".join(f"| `{r['key']}` | {r['default']} | {r['description']} |\n" for r in reference())
+    return (
+        header(["infra/config.py"], "peakops generate", comment="<!--").replace("\n", " -->\n")
+        + "# Stack config (`Pulumi.<stack>.yaml`)\n\n"
+        + "Set with `pulumi config set peakops:<key> <value>` (secrets with `--secret`); checked at the\n"
+        + "program's start, and by `peakops k8s render` for the rendered `k8s/` overlays.\n\n"
+        + "| key | default | meaning |\n| --- | --- | --- |\n"
+        + rows
+    )
+
+
 def single_files(context: CampaignContext) -> dict[Path, str]:
     files = {
+        REPO_ROOT / "docs" / "stack-config.md": stack_config_reference(),
         REPO_ROOT / "app" / "seed" / "demo-catalog.yaml": render_catalog(context.plan, context.plan_path),
         EDGE_LOG_VARS: generated_yaml(edgelog.ansible_vars(), ["peakops/edgelog.py"], "peakops generate"),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pulumi
@@ -72,12 +71,11 @@ def served_api_groups() -> set[str]:
 
 
 def decide_auto(config: StackConfig) -> StackConfig:
-    undecided = [field for field in AUTO_GROUPS if getattr(config, field) is None]
-    if not undecided:
+    if not config.undecided:
         return config
     served = served_api_groups()  # one question to the cluster, however many settings ask
-    decided: dict[str, Any] = {field: AUTO_GROUPS[field] in served for field in undecided}
-    return dataclasses.replace(config, **decided)
+    decided: dict[str, Any] = {field: AUTO_GROUPS[field] in served for field in config.undecided}
+    return config.model_copy(update=decided)
 
 
 def run() -> dict[str, PeakopsComponent]:

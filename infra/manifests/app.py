@@ -112,9 +112,9 @@ def autoscaler(config: StackConfig) -> Manifest:
             "target": {"type": "AverageValue", "averageValue": str(config.app_rps_target)},
         },
     }
-    # Requests per second only where a custom metrics adapter serves them (None, undecided, renders the
+    # Requests per second only where a custom metrics adapter serves them (auto, undecided, renders the
     # portable CPU-only HPA): with a metric missing, the HPA controller would never scale down.
-    metrics = [cpu_metric(config.app_cpu_target), *([rps] if config.app_rps_metric else [])]
+    metrics = [cpu_metric(config.app_cpu_target), *([rps] if config.app_rps_metric is True else [])]
     return hpa(APP.name, config.namespace, APP.name, config.app_replicas, metrics)
 
 

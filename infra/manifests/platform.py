@@ -42,7 +42,7 @@ def observability(config: StackConfig) -> list[Manifest]:
         "metadata": meta("peakops-alertmanager", config.namespace, "alertmanager"),
         "data": {"alertmanager.yml": (GENERATED_DIR / "alertmanager.yml").read_text()},
     }
-    if not config.prometheus_operator:  # None (undecided) renders the portable ConfigMaps
+    if config.prometheus_operator is not True:  # auto (undecided) renders the portable ConfigMaps
         rules: Manifest = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
