@@ -2,8 +2,9 @@
 
 k8s/base/               every object for the base settings (no secrets: a secretGenerator reads
                         secrets.env, which you write and never commit)
-k8s/overlays/<stack>/   the stack's differences, from Pulumi.<stack>.yaml: changed objects as patches,
-                        added ones as resources, removed ones as delete patches
+k8s/overlays/<stack>/   the stack's differences, from Pulumi.<stack>.yaml, and only those: the image tag
+                        (kustomize `images:`), each changed object as an RFC 6902 patch of exactly
+                        the fields that differ, added objects as resources, removed ones as deletes
 k8s/kustomization.yaml  `kubectl apply -k k8s/` deploys the first stack (dev); others are explicit
 
 peakops k8s render            (a drift test fails when k8s/ differs from what this renders)
@@ -16,11 +17,12 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import jsonpatch  # type: ignore[import-untyped]
 import yaml
 
 from infra.config import StackConfig, from_stack_file, parse
 from infra.manifests import build
-from infra.manifests.app import SECRET
+from infra.manifests.app import SECRET, secret
 from infra.manifests.common import Manifest
 from peakops.generated import dump_yaml, header, write_tree
 from peakops.paths import K8S_DIR, REPO_ROOT
@@ -68,6 +70,35 @@ def _in_namespace(manifest: Manifest, namespace: str) -> Manifest:
     return moved
 
 
+def _images(manifest: Any) -> set[str]:
+    """Every container image ("repository:tag") of an object."""
+    if isinstance(manifest, dict):
+        found = {manifest["image"]} if isinstance(manifest.get("image"), str) else set()
+        return found.union(*(_images(value) for value in manifest.values()))
+    if isinstance(manifest, list):
+        return set().union(*(_images(item) for item in manifest))
+    return set()
+
+
+def _retagged(manifest: Manifest, tags: dict[str, str]) -> Manifest:
+    """A copy with each `repository:base` image moved to `tags[repository]`, as kustomize `images:` does."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: f"{value.rpartition(':')[0]}:{tags[value.rpartition(':')[0]]}"
+                if key == "image" and isinstance(value, str) and value.rpartition(":")[0] in tags
+                else walk(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    result: Manifest = walk(manifest)
+    return result
+
+
 def stack_config(stack: str) -> StackConfig:
     data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
     secrets = {"adminToken": "from-secrets-env", "databaseUrl": "from-secrets-env"}
@@ -81,6 +112,7 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
     plans = Plans()
     base = _objects(base_config, plans)
     files: dict[str, str] = {}
+    secret_labels = secret(base_config, "from-secrets-env")["metadata"]["labels"]
     base_resources = []
     for (kind, name), manifest in sorted(base.items()):
         if kind == "Namespace":
@@ -94,7 +126,12 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
             "kind": "Kustomization",
             "resources": base_resources,
             "secretGenerator": [
-                {"name": SECRET, "envs": ["secrets.env"], "options": {"disableNameSuffixHash": True}}
+                {
+                    "name": SECRET,
+                    "envs": ["secrets.env"],
+                    # The labels the builders give the Secret, so the overlay is exactly what Pulumi deploys.
+                    "options": {"disableNameSuffixHash": True, "labels": secret_labels},
+                }
             ],
         }
     )
@@ -103,11 +140,21 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
         "PEAKOPS_DATABASE_URL=postgresql+asyncpg://shop@db.internal:5432/shop\n"
         "PEAKOPS_ADMIN_TOKEN=change-me\n"
     )
+    base_tag = base_config.image_tag
+    base_repositories = sorted(
+        {
+            image.rpartition(":")[0]
+            for m in base.values()
+            for image in _images(m)
+            if image.endswith(f":{base_tag}")
+        }
+    )
     for stack in stacks:
         config = stack_config(stack)
         objects = _objects(config, plans)
         resources: list[str] = ["../../base"]
         patches: list[dict[str, Any]] = []
+        tags = {repository: config.image_tag for repository in base_repositories}
         for key, manifest in sorted(objects.items()):
             kind, name = key
             file = _file_name(kind, name)
@@ -115,10 +162,12 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
                 resources.append(file)
                 files[f"overlays/{stack}/{file}"] = top + dump_yaml(manifest)
                 continue
-            as_patch = _in_namespace(manifest, base_config.namespace)
-            if as_patch != base[key]:
-                patches.append({"path": file})
-                files[f"overlays/{stack}/{file}"] = top + dump_yaml(as_patch)
+            # The difference from the base, once kustomize has set the namespace and the image tags.
+            difference = jsonpatch.make_patch(
+                _retagged(base[key], tags), _in_namespace(manifest, base_config.namespace)
+            ).patch
+            if difference:
+                patches.append({"target": {"kind": kind, "name": name}, "patch": dump_yaml(difference)})
         for key in sorted(set(base) - set(objects)):
             kind, name = key
             if kind == "Namespace":
@@ -141,6 +190,10 @@ def render(stacks: tuple[str, ...] = STACKS) -> dict[str, str]:
             "namespace": config.namespace,
             "resources": resources,
         }
+        if config.image_tag != base_tag:
+            kustomization["images"] = [
+                {"name": repository, "newTag": config.image_tag} for repository in tags
+            ]
         if patches:
             kustomization["patches"] = patches
         files[f"overlays/{stack}/kustomization.yaml"] = top + dump_yaml(kustomization)

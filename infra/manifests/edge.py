@@ -48,7 +48,9 @@ def nginx_conf(config: StackConfig, **overrides: Any) -> str:
         "edge_cache_bind_address": "0.0.0.0",
         "edge_cache_port": EDGE.port,
         "edge_cache_dir": EDGE_DIR,
-        "edge_cache_origin": f"{APP.name}.{config.namespace}.svc.cluster.local:80",
+        # The Service's short name: resolved through the pod's DNS search path in its own namespace, so the
+        # config is the same in every stack (the namespace is the overlay's, not the config's).
+        "edge_cache_origin": f"{APP.name}:80",
         "edge_cache_user": "peakops",  # the image's user (Dockerfile.edge)
         # The purge token would sit in a ConfigMap: purging is off in the cluster (roll the pods).
         "edge_cache_purge_token": "",

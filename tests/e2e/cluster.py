@@ -37,10 +37,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tests.support.gotools import BIN_DIR, CACHE
 from tests.support.procs import free_port, run_service
 
-E2E_CACHE = Path(os.environ.get("PEAKOPS_CACHE", Path.home() / ".cache" / "peakops")) / "e2e"
-BIN_DIR = E2E_CACHE / "bin"
+E2E_CACHE = CACHE / "e2e"
 PROGRAMS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "metrics-server")
 SERVICE_CIDR = "10.96.0.0/16"
 CPU_ANNOTATION = "e2e.peakops.dev/cpu"
