@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Body, Cookie, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -448,12 +447,18 @@ def _webhook_routes(runtime: Runtime) -> APIRouter:
         except webhooks.SignatureError as exc:
             counter.labels(source, "rejected").inc()
             return error_response(401, f"invalid signature: {exc}")
+        # One parse, by one strict parser: what is stored is what was validated.
         try:
-            event = WebhookEvent.model_validate_json(body)
+            payload = webhooks.parse_payload(body)
+        except webhooks.PayloadError as exc:
+            counter.labels(source, "invalid").inc()
+            return error_response(422, f"body is not I-JSON (RFC 7493): {exc}")
+        try:
+            event = WebhookEvent.model_validate(payload)
         except ValueError:
             counter.labels(source, "invalid").inc()
             return error_response(422, "body must be a JSON object with string 'id' and 'type'")
-        stored = await runtime.shop.store_event(source, event.id, event.type, orjson.loads(body))
+        stored = await runtime.shop.store_event(source, event.id, event.type, payload)
         counter.labels(source, "accepted" if stored else "duplicate").inc()
         if not stored:
             return JSONResponse({"status": "duplicate", "id": event.id}, status_code=200)
