@@ -86,6 +86,32 @@ orders = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Every Idempotency-Key that reached the payment step, bound to its request's fingerprint for life (a
+# failed attempt included: the same key with another cart is refused), with the payment attempt in use.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The shop's own ledger of what the provider authorised. A payment goes authorized -> attached (to one
+# order, in the order's transaction) or authorized -> voided, never both: an order is never attached to
+# a voided authorisation, and one attached to an order is never voided.
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", String(64), primary_key=True),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("order_id", String(36), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 order_items = Table(
     "order_items",
     metadata,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
 
-from app.db import cart_items, carts, order_items, orders, products
+from app.db import cart_items, carts, idempotency_keys, order_items, orders, payments, products
 
 order_by_key = select(orders.c.id, orders.c.request_hash).where(orders.c.idempotency_key == bindparam("key"))
 
@@ -42,6 +42,35 @@ take_stock = (
     update(products)
     .where(products.c.sku == bindparam("b_sku"), products.c.stock >= bindparam("b_quantity"))
     .values(stock=products.c.stock - bindparam("b_quantity"))
+)
+
+key_binding = select(idempotency_keys.c.request_hash, idempotency_keys.c.attempt).where(
+    idempotency_keys.c.key == bindparam("key")
+)
+insert_key = insert(idempotency_keys)
+# After a failed attempt (its authorisation voided) the key's next retry authorises afresh.
+next_attempt = (
+    update(idempotency_keys)
+    .where(idempotency_keys.c.key == bindparam("b_key"), idempotency_keys.c.attempt == bindparam("b_attempt"))
+    .values(attempt=bindparam("b_attempt") + 1)
+)
+
+payment_by_id = select(payments.c.state).where(payments.c.payment_id == bindparam("payment_id"))
+insert_payment = insert(payments)
+attach_payment = (
+    update(payments)
+    .where(
+        payments.c.payment_id == bindparam("b_payment_id"),
+        payments.c.state == "authorized",
+        payments.c.amount_cents == bindparam("b_amount_cents"),
+        payments.c.currency == bindparam("b_currency"),
+    )
+    .values(state="attached", order_id=bindparam("b_order_id"))
+)
+void_payment = (
+    update(payments)
+    .where(payments.c.payment_id == bindparam("b_payment_id"), payments.c.state == "authorized")
+    .values(state="voided")
 )
 
 order_by_id = select(orders).where(orders.c.id == bindparam("order_id"))

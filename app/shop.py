@@ -28,7 +28,7 @@ from app import queries
 from app.catalog import CatalogSeed
 from app.db import Database
 from app.metrics import AppMetrics
-from app.payments import PaymentDeclined, PaymentUnavailable, ResilientPayments
+from app.payments import Authorization, PaymentDeclined, PaymentUnavailable, ResilientPayments
 from peakops.metrics import CheckoutOutcome, PromoCheck
 
 MAX_QUANTITY = 100
@@ -75,6 +75,12 @@ class InvalidCart(Unprocessable):
 
 
 class IdempotencyMismatch(Unprocessable):
+    outcome = CheckoutOutcome.INVALID_CART
+
+
+class CheckoutRaced(Conflict):
+    """A concurrent attempt with the same key changed the cart or settled its authorisation: retry."""
+
     outcome = CheckoutOutcome.INVALID_CART
 
 
@@ -412,6 +418,7 @@ class Shop:
             influencer = await self._check_promo(promo_code)
 
         async with self.db.read() as conn:
+            await self._check_binding(conn, idempotency_key, request_hash)
             replay = await self._replay(conn, idempotency_key, request_hash)
             if replay is not None:
                 return replay
@@ -434,13 +441,18 @@ class Shop:
         subtotal = sum(line.quantity * line.price_cents for line in lines)
         total = discounted(subtotal, influencer.discount_percent) if influencer else subtotal
 
+        # From here the key is bound to this request for life, failed attempts included. Each attempt
+        # that ends in a void moves the key to a fresh provider key: the provider answers a known key
+        # with its first authorisation, voided or not, and that must never pay for an order.
+        attempt = await self._bind_key(idempotency_key, request_hash)
         # Authorise before the transaction: no row lock is ever held across a call to the provider.
         try:
-            auth = await self.payments.authorize(total, currency, email, idempotency_key)
+            auth = await self.payments.authorize(total, currency, email, f"{idempotency_key}#{attempt}")
         except PaymentDeclined as exc:
             raise Declined(str(exc)) from None
         except PaymentUnavailable as exc:
             raise PaymentDown(str(exc), retry_after=exc.retry_after) from None
+        await self._record_authorization(auth, idempotency_key)
 
         order = Order(
             id=str(uuid.uuid4()),
@@ -454,16 +466,14 @@ class Shop:
         )
         synthetic = any(line.synthetic for line in lines)
         try:
-            await self._commit_order(
-                order, cart_id, idempotency_key, request_hash, auth.payment_id, synthetic
-            )
+            await self._commit_order(order, cart_id, idempotency_key, request_hash, auth, synthetic)
         except (Conflict, IntegrityError) as exc:
             # A concurrent retry with the same key may have won the race: then this is its replay.
             async with self.db.read() as conn:
                 replay = await self._replay(conn, idempotency_key, request_hash)
             if replay is not None:
                 return replay
-            await self.payments.void(auth.payment_id)
+            await self._void(auth, idempotency_key, attempt)
             if isinstance(exc, IntegrityError):
                 raise CartClosed("cart already checked out") from None
             raise
@@ -475,16 +485,67 @@ class Shop:
                 self.metrics.promo_redemptions.labels(influencer.slug).inc()
         return CheckoutResult(order, replayed=False)
 
+    async def _check_binding(self, conn: Any, idempotency_key: str, request_hash: str) -> None:
+        row = (await conn.execute(queries.key_binding, {"key": idempotency_key})).first()
+        if row is not None and row.request_hash != request_hash:
+            raise IdempotencyMismatch("Idempotency-Key was already used for a different checkout")
+
+    async def _bind_key(self, idempotency_key: str, request_hash: str) -> int:
+        """Bind the key to this request (first use) and return the payment attempt it is on."""
+        for _ in range(2):
+            async with self.db.read() as conn:
+                row = (await conn.execute(queries.key_binding, {"key": idempotency_key})).first()
+            if row is not None:
+                if row.request_hash != request_hash:
+                    raise IdempotencyMismatch("Idempotency-Key was already used for a different checkout")
+                return int(row.attempt)
+            try:
+                async with self.db.write() as conn:
+                    await conn.execute(
+                        queries.insert_key,
+                        {"key": idempotency_key, "request_hash": request_hash, "attempt": 1},
+                    )
+            except IntegrityError:
+                continue  # a concurrent retry bound it first: read its binding
+            return 1
+        raise CheckoutRaced("the checkout is being retried concurrently; retry in a moment")
+
+    async def _record_authorization(self, auth: Authorization, idempotency_key: str) -> None:
+        """The ledger row of an authorisation (concurrent retries on one attempt share it)."""
+        async with self.db.read() as conn:
+            if (await conn.execute(queries.payment_by_id, {"payment_id": auth.payment_id})).first():
+                return
+        row = {
+            "payment_id": auth.payment_id,
+            "idempotency_key": idempotency_key,
+            "amount_cents": auth.amount_cents,
+            "currency": auth.currency,
+            "state": "authorized",
+        }
+        try:
+            async with self.db.write() as conn:
+                await conn.execute(queries.insert_payment, row)
+        except IntegrityError:
+            pass  # a concurrent retry on the same attempt recorded it
+
+    async def _void(self, auth: Authorization, idempotency_key: str, attempt: int) -> None:
+        """Void an authorisation no order holds, and move the key to its next attempt."""
+        async with self.db.write() as conn:
+            voided = await conn.execute(queries.void_payment, {"b_payment_id": auth.payment_id})
+            await conn.execute(queries.next_attempt, {"b_key": idempotency_key, "b_attempt": attempt})
+        if voided.rowcount == 1:
+            await self.payments.void(auth.payment_id)
+
     async def _commit_order(
         self,
         order: Order,
         cart_id: str,
         idempotency_key: str,
         request_hash: str,
-        payment_id: str,
+        auth: Authorization,
         synthetic: bool,
     ) -> None:
-        """One transaction: close the cart, insert the order, then take the stock.
+        """One transaction: close the cart, attach the authorisation, insert the order, take the stock.
 
         The stock rows come last on purpose: in a drop every checkout wants the same row, and its lock
         is held from the UPDATE to the COMMIT, so taking it last keeps that window (and the queue behind
@@ -494,6 +555,18 @@ class Shop:
             closed = await conn.execute(queries.close_cart, {"b_cart_id": cart_id})
             if closed.rowcount != 1:
                 raise CartClosed("cart already checked out")
+            # Only an authorisation still open, of exactly this order's amount, pays for it.
+            attached = await conn.execute(
+                queries.attach_payment,
+                {
+                    "b_payment_id": auth.payment_id,
+                    "b_amount_cents": order.total_cents,
+                    "b_currency": order.currency,
+                    "b_order_id": order.id,
+                },
+            )
+            if attached.rowcount != 1:
+                raise CheckoutRaced("the cart or its payment changed during checkout; retry")
             await conn.execute(
                 queries.insert_order,
                 {
@@ -506,7 +579,7 @@ class Shop:
                     "currency": order.currency,
                     "promo_code": order.promo_code,
                     "influencer_slug": order.influencer_slug,
-                    "payment_id": payment_id,
+                    "payment_id": auth.payment_id,
                     "synthetic": synthetic,
                     "created_at": datetime.fromisoformat(order.created_at),
                 },

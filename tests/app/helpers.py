@@ -46,3 +46,34 @@ def metric_value(client: httpx.Client, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def query(database_url: str, sql: str) -> list[tuple[str, ...]]:
+    """Rows of `sql` straight from the app's database (SQLite file or PostgreSQL), as text."""
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(database_url.split(":///", 1)[1]) as db:
+            return [tuple(str(v) for v in row) for row in db.execute(sql).fetchall()]
+    import subprocess
+
+    url = database_url.replace("+asyncpg", "")
+    output = subprocess.run(
+        ["psql", url, "-XAtq", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [tuple(line.split("\t")) for line in output.splitlines() if line]
+
+
+def payment_violations(database_url: str) -> list[tuple[str, ...]]:
+    """Orders whose authorisation is voided, of another amount or currency, or missing from the ledger:
+    the invariant "each order's authorised amount equals its total, and its authorisation is not voided"."""
+    return query(
+        database_url,
+        "SELECT o.id, o.total_cents, p.amount_cents, p.state FROM orders o "
+        "LEFT JOIN payments p ON p.payment_id = o.payment_id "
+        "WHERE p.payment_id IS NULL OR p.state <> 'attached' OR p.amount_cents <> o.total_cents "
+        "OR p.currency <> o.currency OR p.order_id <> o.id",
+    )

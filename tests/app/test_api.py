@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.app.helpers import checkout, metric_value, new_cart, stock
+from tests.app.helpers import checkout, metric_value, new_cart, payment_violations, query, stock
 from tests.conftest import StartApp
 from tests.support.procs import AppProcess
 
@@ -94,6 +94,28 @@ def test_same_idempotency_key_returns_the_same_order(client: httpx.Client) -> No
     reused = checkout(client, other_cart, key="retry-key-0001")
     assert reused.status_code == 422
     assert "Idempotency-Key" in reused.json()["error"]
+
+
+def test_a_key_stays_bound_to_its_request_after_a_failed_attempt(
+    client: httpx.Client, database_url: str
+) -> None:
+    """The reported case: key K on cart A fails (409, stock too low, authorisation voided); K on cart B
+    (another amount) must not become an order carrying A's voided authorisation."""
+    cart_a = new_cart(client, {"LAST-ONE": 2})
+    first = checkout(client, cart_a, key="key-k-0001")
+    assert first.status_code == 409
+    cart_b = new_cart(client, {"TEE": 1})
+    second = checkout(client, cart_b, key="key-k-0001")
+    assert second.status_code == 422
+    assert "Idempotency-Key" in second.json()["error"]
+    assert query(database_url, "SELECT state FROM payments") == [("voided",)]
+    # The same request again is a new attempt with its own authorisation, never the voided one.
+    assert checkout(client, cart_a, key="key-k-0001").status_code == 409
+    assert query(database_url, "SELECT count(DISTINCT payment_id), min(state), max(state) FROM payments") == [
+        ("2", "voided", "voided")
+    ]
+    assert checkout(client, cart_b, key="key-k-0002").status_code == 201
+    assert payment_violations(database_url) == []
 
 
 def test_out_of_stock_is_409_with_no_order_and_no_stock_change(client: httpx.Client) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 import httpx
 import pytest
 
-from tests.app.helpers import new_cart
+from tests.app.helpers import new_cart, payment_violations, query
 from tests.support.procs import AppProcess
 
 SHOPPERS = 500
@@ -35,7 +35,7 @@ async def _fire(
 
 
 @pytest.mark.timeout(180)
-def test_limited_drop_sells_exactly_its_stock(app: AppProcess) -> None:
+def test_limited_drop_sells_exactly_its_stock(app: AppProcess, database_url: str) -> None:
     with httpx.Client(base_url=app.url, timeout=30) as client:
         carts = [new_cart(client, {"LIMITED-50": 1}) for _ in range(SHOPPERS)]
     requests = [
@@ -51,10 +51,14 @@ def test_limited_drop_sells_exactly_its_stock(app: AppProcess) -> None:
         assert client.get("/api/products/LIMITED-50").json()["stock"] == 0
         for order_id in order_ids:
             assert client.get(f"/api/orders/{order_id}").status_code == 200
+    # Each order holds an open authorisation of its amount; each refused shopper's was voided.
+    assert payment_violations(database_url) == []
+    states = query(database_url, "SELECT state, count(*) FROM payments GROUP BY state ORDER BY state")
+    assert states == [("attached", str(LIMITED_STOCK)), ("voided", str(SHOPPERS - LIMITED_STOCK))]
 
 
 @pytest.mark.timeout(120)
-def test_concurrent_retries_with_one_key_make_one_order(app: AppProcess) -> None:
+def test_concurrent_retries_with_one_key_make_one_order(app: AppProcess, database_url: str) -> None:
     with httpx.Client(base_url=app.url, timeout=30) as client:
         cart_id = new_cart(client, {"TEE": 1})
         stock_before = client.get("/api/products/TEE").json()["stock"]
@@ -66,3 +70,5 @@ def test_concurrent_retries_with_one_key_make_one_order(app: AppProcess) -> None
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 19
     with httpx.Client(base_url=app.url, timeout=30) as client:
         assert client.get("/api/products/TEE").json()["stock"] == stock_before - 1
+    assert payment_violations(database_url) == []
+    assert query(database_url, "SELECT count(*) FROM payments") == [("1",)]  # authorised once

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.faults import FaultRegistry, FaultSpec
-from tests.app.helpers import checkout, metric_value, new_cart
+from tests.app.helpers import checkout, metric_value, new_cart, payment_violations, query
 from tests.conftest import StartApp
 from tests.support.procs import AppProcess
 
@@ -146,3 +146,47 @@ def test_business_outcomes_separate_customer_mistakes_from_shop_failures(
     failed = metric_value(client, "peakops_payment_authorizations_total", result="failed")
     fast = metric_value(client, "peakops_payment_authorizations_total", result="circuit_open")
     assert failed + fast == 1
+
+
+@pytest.mark.timeout(180)
+def test_payment_faults_under_a_drop_never_leave_an_order_on_a_wrong_authorisation(
+    start_app: StartApp, database_url: str, admin_headers: dict[str, str]
+) -> None:
+    """Shoppers race for a 50-unit drop while a third of provider calls fail; each retries its checkout
+    with the same key, some after changing their cart (so the key is reused for another request).
+    Whatever happens: no oversell, and every order holds an open authorisation of exactly its total."""
+    app = start_app(database_url, PEAKOPS_PAYMENT_BACKOFF_SECONDS="0.001", PEAKOPS_PAYMENT_MAX_ATTEMPTS="1")
+    with httpx.Client(base_url=app.url, timeout=30) as client:
+        fault = {"payment_failure_ratio": 0.33, "ttl_seconds": 120}
+        assert client.post("/api/admin/faults", json=fault, headers=admin_headers).status_code == 201
+        carts = [new_cart(client, {"LIMITED-50": 1}) for _ in range(120)]
+        others = [new_cart(client, {"TEE": 1}) for _ in range(20)]
+
+    async def shopper(http: httpx.AsyncClient, index: int, cart: str) -> list[int]:
+        key = f"drop-{index}"
+        codes = []
+        for attempt in range(4):
+            # Every sixth shopper, after a first failure, sends the key again with another cart.
+            target = others[index % 20] if index % 6 == 0 and attempt == 1 else cart
+            answer = await http.post(
+                "/api/checkout",
+                json={"cart_id": target, "email": f"fan{index}@example.com"},
+                headers={"Idempotency-Key": key},
+            )
+            codes.append(answer.status_code)
+            if answer.status_code in (201, 409):
+                break
+        return codes
+
+    async def race() -> list[list[int]]:
+        limits = httpx.Limits(max_connections=120)
+        async with httpx.AsyncClient(base_url=app.url, timeout=60, limits=limits) as http:
+            return await asyncio.gather(*(shopper(http, i, c) for i, c in enumerate(carts)))
+
+    results = asyncio.run(race())
+    codes = [code for result in results for code in result]
+    assert set(codes) <= {201, 409, 422, 503}, sorted(set(codes))
+    assert 422 in codes  # the reused keys were refused, not turned into orders
+    orders = query(database_url, "SELECT count(*) FROM order_items WHERE sku = 'LIMITED-50'")[0][0]
+    assert int(orders) <= 50
+    assert payment_violations(database_url) == []
