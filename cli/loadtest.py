@@ -7,6 +7,7 @@ It composes `locust -f loadtests/locustfile.py --headless ...`, which works on i
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,29 @@ from peakops.context import CampaignContext
 from peakops.paths import LOCUSTFILE, REPO_ROOT
 
 SHAPE_NAMES = ("spike", "waves", "flash-sale", "soak")
+# Locust's own time spans (`-t 20s`, `1m30s`, `2h`, or plain seconds), as locust.util.timespan reads them;
+# that module is not imported here because importing locust monkey-patches the CLI process with gevent.
+TIMESPAN = re.compile(r"^(?:(?P<hours>\d+)h)?(?:(?P<minutes>\d+)m)?(?:(?P<seconds>\d+)s)?$")
+MIN_DURATION_S, MAX_DURATION_S = 5, 86_400
+
+
+def timespan_seconds(text: str) -> int:
+    """ "20s" -> 20, "1m30s" -> 90, "2h" -> 7200, "45" -> 45; raises typer.BadParameter otherwise."""
+    text = text.strip()
+    match = TIMESPAN.match(text)
+    if text.isdigit():
+        seconds = int(text)
+    elif match and text:
+        seconds = sum(
+            int(match[unit] or 0) * size for unit, size in (("hours", 3600), ("minutes", 60), ("seconds", 1))
+        )
+    else:
+        raise typer.BadParameter(f"{text!r} is not a time span such as 20, 20s, 3m, 2h, 1h20m, 3h30m10s")
+    if not MIN_DURATION_S <= seconds <= MAX_DURATION_S:
+        raise typer.BadParameter(
+            f"{text!r} is {seconds} s; give {MIN_DURATION_S} s to {MAX_DURATION_S // 3600} h"
+        )
+    return seconds
 
 
 def locust_command(
@@ -129,7 +153,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         console.print(f"  - {reason}", markup=False)
     table = Table(
         title=f"Journeys over the peak window (seconds {verdict['peak_window'][0]}-"
-        f"{verdict['peak_window'][1]})"
+        f"{verdict['peak_window'][1]}; percentiles within +{summary['latency_relative_error']:.0%})"
     )
     for column in ("journey", "requests", "errors", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="left" if column == "journey" else "right")
@@ -161,7 +185,12 @@ def loadtest(
     shape: Annotated[
         str | None, typer.Option(help=f"Canned shape instead of a plan: {', '.join(SHAPE_NAMES)}.")
     ] = None,
-    duration: Annotated[int, typer.Option(help="Test seconds.", min=5, max=86_400)] = 60,
+    duration: Annotated[
+        int,
+        typer.Option(
+            help="Test length, as Locust's -t takes it: 60, 20s, 1m30s, 2h.", parser=timespan_seconds
+        ),
+    ] = 60,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON summary here.")] = None,
     report_dir: Annotated[
         Path | None, typer.Option(help="Directory for summary, CSV and HTML report.")

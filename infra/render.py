@@ -17,7 +17,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import jsonpatch  # type: ignore[import-untyped]
+import jsonpatch
 import yaml
 
 from infra.config import StackConfig, from_stack_file, parse

@@ -45,6 +45,7 @@ class RunContext:
     arrivals: Arrivals
     collector: Collector
     checkout_bar: CheckoutBar | None = None
+    options: Any = None  # the locustfile's RunOptions, which the master sends its workers
     think_scale: float = 1.0
     max_slots: int = 5000
     rng: random.Random = field(default_factory=random.Random)

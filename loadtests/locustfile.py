@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,18 @@ import gevent
 import psutil
 from locust import LoadTestShape, events
 from locust.env import Environment
-from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
+from locust.util.timespan import parse_timespan
 
 from loadtests import journeys, report
 from loadtests.arrivals import Arrivals
 from loadtests.collector import Collector
 from loadtests.journeys import RunContext, Visitor
 from loadtests.model import SHAPES, Timeline, from_plan
-from loadtests.verdict import checkout_bar, evaluate
+from loadtests.verdict import CheckoutBar, checkout_bar, evaluate
 from peakops.context import resolve
 from peakops.paths import DEFAULT_PLAN, SPECS_DIR
-from peakops.plan import CampaignPlan, PlanError
+from peakops.plan import CampaignPlan, PlanError, parse_plan
 from peakops.slo import SpecError
 
 __all__ = ["CampaignShape", "Visitor"]
@@ -56,7 +58,12 @@ def _arguments(parser: Any) -> None:
         choices=["", *SHAPES],
         help="A canned shape instead of the plan's timeline (the plan still gives catalog and funnel)",
     )
-    group.add_argument("--test-seconds", type=int, default=60, help="Length of the arrival timeline")
+    group.add_argument(
+        "--test-seconds",
+        type=parse_timespan,
+        default=60,
+        help="Length of the arrival timeline: 60, 20s, 1m30s, 2h (Locust's time spans)",
+    )
     group.add_argument("--time-scale", type=float, default=60.0, help="Plan seconds per test second")
     group.add_argument(
         "--traffic-scale", type=float, default=None, help="Share of the plan's visitors to send"
@@ -78,7 +85,30 @@ def _arguments(parser: Any) -> None:
     group.add_argument("--report-dir", default="", help="Write summary.json, seconds.csv, report.html here")
 
 
-def build_timeline(plan: CampaignPlan, options: Any) -> Timeline:
+@dataclass(frozen=True)
+class RunOptions:
+    """What shapes a run besides the plan. A distributed run uses the master's: it sends them, with its
+    plan, to every worker (`CONTEXT_MESSAGE`), so a worker's own flags and files play no part."""
+
+    shape: str
+    test_seconds: int
+    time_scale: float
+    traffic_scale: float | None
+    peak_arrivals: float | None
+    baseline_arrivals: float
+    plan_start: str
+    think_scale: float
+    max_slots: int
+
+    @classmethod
+    def of(cls, options: Any) -> RunOptions:
+        return cls(**{f.name: getattr(options, f.name) for f in fields(cls)})
+
+
+CONTEXT_MESSAGE = "peakops_context"
+
+
+def build_timeline(plan: CampaignPlan, options: RunOptions) -> Timeline:
     if options.shape:
         return SHAPES[options.shape](options.test_seconds, options.baseline_arrivals)
     if options.plan_start:
@@ -121,10 +151,44 @@ class CampaignShape(LoadTestShape):
         return self.slots, float(max(100, self.slots))
 
 
+def install(plan: CampaignPlan, options: RunOptions, bar: CheckoutBar | None) -> RunContext:
+    """The run context every visitor slot of this process shares (journeys.CONTEXT)."""
+    timeline = build_timeline(plan, options)
+    collector = Collector()
+    journeys.CONTEXT = RunContext(
+        plan,
+        timeline,
+        Arrivals(timeline, collector),
+        collector,
+        checkout_bar=bar,
+        think_scale=options.think_scale,
+        max_slots=options.max_slots,
+        options=options,
+    )
+    return journeys.CONTEXT
+
+
+def _from_master(environment: Environment, msg: Any, **_kwargs: Any) -> None:
+    plan = parse_plan(msg.data["plan"], "the master's campaign plan")
+    install(plan, RunOptions(**msg.data["options"]), None)
+
+
+def _drain() -> dict[str, Any]:
+    run = journeys.CONTEXT
+    return run.collector.drain() if run is not None else _empty()
+
+
 @events.init.add_listener
 def _setup(environment: Environment, **_kwargs: Any) -> None:
     options = environment.parsed_options
     if options is None:  # imported by a tool, not run by Locust
+        return
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        # A worker plays the master's plan with the master's options, sent before each test starts.
+        runner.register_message(CONTEXT_MESSAGE, lambda msg, **kw: _from_master(environment, msg, **kw))
+        events.request.add_listener(_record_request)
+        events.report_to_master.add_listener(lambda client_id, data: data.update(peakops=_drain()))
         return
     try:
         campaign = resolve(Path(options.plan), Path(options.slo_specs))
@@ -134,30 +198,15 @@ def _setup(environment: Environment, **_kwargs: Any) -> None:
     except SpecError as exc:
         print(f"error: invalid SLO spec\n{exc}", file=sys.stderr)
         sys.exit(2)
-    timeline = build_timeline(campaign.plan, options)
-    collector = Collector()
-    arrivals = Arrivals(timeline, collector)
-    journeys.CONTEXT = RunContext(
-        campaign.plan,
-        timeline,
-        arrivals,
-        collector,
-        checkout_bar=checkout_bar(campaign),
-        think_scale=options.think_scale,
-        max_slots=options.max_slots,
-    )
-    runner = environment.runner
-
-    if not isinstance(runner, MasterRunner):
-        events.request.add_listener(_record_request)
-    if isinstance(runner, WorkerRunner):
-        events.report_to_master.add_listener(lambda client_id, data: data.update(peakops=collector.drain()))
+    run = install(campaign.plan, RunOptions.of(options), checkout_bar(campaign))
     if isinstance(runner, MasterRunner):
         events.worker_report.add_listener(
-            lambda client_id, data: collector.merge(data.get("peakops") or _empty())
+            lambda client_id, data: run.collector.merge(data.get("peakops") or _empty())
         )
-    if isinstance(runner, MasterRunner | LocalRunner) and options.report_dir:
-        gevent.spawn(_write_progress, Path(options.report_dir), journeys.context())
+    else:
+        events.request.add_listener(_record_request)
+    if options.report_dir:
+        gevent.spawn(_write_progress, Path(options.report_dir), run)
 
 
 def _record_request(
@@ -191,9 +240,16 @@ def _empty() -> dict[str, Any]:
 def _start(environment: Environment, **_kwargs: Any) -> None:
     run = journeys.CONTEXT
     if run is None:
+        if isinstance(environment.runner, WorkerRunner):
+            print("error: the master sent no campaign context (peakops locustfile on both?)", file=sys.stderr)
+            environment.runner.quit()
         return
     runner = environment.runner
     if isinstance(runner, MasterRunner):
+        # Before the spawn messages (Locust fires test_start first, on the same connection): every worker
+        # has the master's plan and options when its own test starts.
+        context = {"plan": run.plan.to_yaml(), "options": asdict(run.options)}
+        runner.send_message(CONTEXT_MESSAGE, context)
         run.arrivals.started_mono, run.arrivals.started_wall = time.monotonic(), time.time()
         return
     if isinstance(runner, WorkerRunner):

@@ -135,9 +135,11 @@ def from_plan(
         series[INFLUENCER_PREFIX + influencer.slug] = points
     for kind, per_second in _split_baseline(plan, plan.baseline.visitors_per_second).items():
         series[kind] = [per_second * time_scale] * duration_s
+    # Abusive clients are part of the traffic: added before scaling, so --peak-arrivals N means the
+    # busiest second holds N arrivals in all, whatever the plan's abusive share.
+    _add_abusive(series, plan.mix.abusive_share)
     scale = _scale(series, traffic_scale, peak_arrivals)
     scaled = {kind: [v * scale for v in values] for kind, values in series.items()}
-    _add_abusive(scaled, plan.mix.abusive_share)
     return Timeline(scaled, duration_s, start, time_scale, scale, source=f"plan {plan.name}")
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Template
 
-from loadtests.collector import Collector, percentile
+from loadtests.collector import LATENCY_RELATIVE_ERROR, Collector, merged, percentile
 from loadtests.model import Timeline
 from loadtests.verdict import Verdict
 
@@ -20,13 +19,11 @@ def per_second(timeline: Timeline, collector: Collector, seconds: int) -> list[d
     rows = []
     for second in range(seconds):
         requests = failures = 0
-        rt: dict[int, int] = defaultdict(int)
-        for (_journey, s), bucket in collector.journeys.items():
-            if s == second:
-                requests += bucket["requests"]
-                failures += bucket["failures"]
-                for ms, n in bucket["rt"].items():
-                    rt[ms] += n
+        buckets = [b for (_journey, s), b in collector.journeys.items() if s == second]
+        for bucket in buckets:
+            requests += bucket["requests"]
+            failures += bucket["failures"]
+        rt = merged(bucket["rt"] for bucket in buckets)
         cache = collector.cache.get(second, {})
         hits = cache.get("HIT", 0) + cache.get("STALE", 0) + cache.get("UPDATING", 0)
         cached_total = sum(cache.values())
@@ -67,6 +64,8 @@ def summary(
     )
     return {
         "verdict": verdict.to_dict(),
+        # Percentiles come from HdrHistograms: each at most this much above the recorded value, never below.
+        "latency_relative_error": LATENCY_RELATIVE_ERROR,
         "source": timeline.source,
         "elapsed_seconds": round(elapsed_s, 1),
         "time_scale": timeline.time_scale,
@@ -134,6 +133,8 @@ th:first-child,td:first-child{text-align:left}</style></head><body>
 Arrivals planned {{ s.arrivals.planned }}, started {{ s.arrivals.started }},
 dropped {{ s.arrivals.dropped }}.</p>
 <h2>Journeys over the peak window</h2>
+<p>Percentiles from HdrHistograms: each at most {{ '%g' % (100 * s.latency_relative_error) }}% above the
+recorded response time, never below it.</p>
 <table><tr><th>journey</th><th>requests</th><th>errors</th>
 <th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>
 {% for name, j in s.verdict.journeys.items() %}<tr><td>{{ name }}</td><td>{{ j.requests }}</td>

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from loadtests.collector import Collector, percentile
+from loadtests.collector import Collector, latency_histogram, percentile
 from loadtests.model import Timeline
 from peakops.context import CampaignContext
 from peakops.plan import Thresholds
@@ -59,15 +59,14 @@ class Verdict:
 
 def journey_results(collector: Collector, first: int, last: int) -> dict[str, JourneyResult]:
     merged: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"requests": 0, "failures": 0, "rt": defaultdict(int)}
+        lambda: {"requests": 0, "failures": 0, "rt": latency_histogram()}
     )
     for (journey, second), bucket in collector.journeys.items():
         if first <= second <= last:
             target = merged[journey]
             target["requests"] += bucket["requests"]
             target["failures"] += bucket["failures"]
-            for ms, n in bucket["rt"].items():
-                target["rt"][ms] += n
+            target["rt"].add(bucket["rt"])
     return {
         journey: JourneyResult(
             requests=data["requests"],

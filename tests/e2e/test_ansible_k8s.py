@@ -24,7 +24,8 @@ from infra.manifests.platform import in_cluster_database_url
 from infra.render import all_manifests, stack_config
 from peakops.paths import REPO_ROOT
 from peakops.services import APP
-from tests.e2e.cluster import BIN_DIR, CPU_ANNOTATION, IDLE_CPU, Cluster, wait_for
+from tests.e2e.cluster import CPU_ANNOTATION, IDLE_CPU, Cluster, wait_for
+from tests.support.gotools import BIN_DIR
 
 STACK = "dev"
 CONFIG = stack_config(STACK)

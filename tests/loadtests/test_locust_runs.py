@@ -15,7 +15,7 @@ import yaml
 
 from peakops.paths import REPO_ROOT
 from tests.conftest import ADMIN_TOKEN, StartApp
-from tests.support.procs import AppProcess
+from tests.support.procs import AppProcess, free_port
 
 DEMO_PLAN = REPO_ROOT / "campaigns" / "demo.yaml"
 DEMO_CATALOG = REPO_ROOT / "app" / "seed" / "demo-catalog.yaml"
@@ -154,3 +154,54 @@ def test_malformed_plan_is_exit_2_and_runs_nothing(tmp_path: Path) -> None:
     )
     assert summary == {}
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.timeout(150)
+def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_with(
+    shop: AppProcess, tmp_path: Path
+) -> None:
+    """A worker started with other options, or bare, used to schedule from its own (a bare --worker
+    replayed the unscaled plan: hundreds of arrivals per second). Now the master sends its plan and
+    options to each worker before the test starts."""
+    report = tmp_path / "r"
+    port = free_port()
+    locust = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
+    master = subprocess.Popen(
+        [
+            *locust, "--master", "--headless", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port), "--host", shop.url, "--plan", str(DEMO_PLAN),
+            "--test-seconds", "12", "--peak-arrivals", "20", "--report-dir", str(report), "--only-summary",
+        ],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    other_plan = tmp_path / "other.yaml"
+    data = yaml.safe_load(DEMO_PLAN.read_text())
+    data["baseline"]["visitors_per_second"] = 400
+    other_plan.write_text(yaml.safe_dump(data))
+    worker_args = [
+        [],  # bare: the default plan, unscaled
+        ["--plan", str(other_plan), "--peak-arrivals", "500", "--test-seconds", "40", "--time-scale", "1"],
+    ]
+    workers = [
+        subprocess.Popen(
+            [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *args],
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for args in worker_args
+    ]
+    try:
+        output, _ = master.communicate(timeout=120)
+    finally:
+        for process in [master, *workers]:
+            process.kill()
+            process.wait()
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["arrivals"]["planned"] == pytest.approx(
+        sum(r["planned_arrivals"] for r in summary["seconds"]), rel=0.01
+    )
+    busiest = max(r["started_arrivals"] for r in summary["seconds"])
+    assert busiest <= 20 * 1.25, output  # the master's --peak-arrivals 20, not 500 or the unscaled plan
+    assert summary["arrivals"]["started"] == pytest.approx(summary["arrivals"]["planned"], rel=0.06), output
+    assert len(summary["seconds"]) <= 12 + 8  # the master's 12 s timeline (plus the drain), not 40 s

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from loadtests import model
-from peakops.paths import REPO_ROOT
+from peakops.paths import DEFAULT_PLAN
 from peakops.plan import CampaignPlan, parse_plan
 
-DEMO_TEXT = (REPO_ROOT / "campaigns" / "demo.yaml").read_text()
+DEMO_TEXT = DEFAULT_PLAN.read_text()
 
 
 def plan_with(**changes: Any) -> CampaignPlan:
@@ -82,9 +82,20 @@ def test_time_zones_are_honoured() -> None:
     assert naive_local.plan_start == datetime(2026, 12, 3, 17, 0, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("abusive_share", [0.0, 0.01, 0.2, 0.5])
+def test_peak_arrivals_is_the_busiest_second_exactly(abusive_share: float) -> None:
+    """--peak-arrivals 40 gave 40.4 with the demo plan and 50.0 with abusive_share 0.2: the scale was
+    computed before the abusive clients were added. Exactly 40, whatever the share."""
+    plan = plan_with(mix={**yaml.safe_load(DEMO_TEXT)["mix"], "abusive_share": abusive_share})
+    timeline = model.from_plan(plan, duration_s=60, time_scale=60, peak_arrivals=40)
+    assert max(timeline.totals) == pytest.approx(40, rel=1e-12)
+    abusive = timeline.arrivals.get(model.ABUSIVE, [0.0] * 60)
+    busiest = timeline.totals.index(max(timeline.totals))
+    assert abusive[busiest] == pytest.approx(40 * abusive_share, rel=1e-9)
+
+
 def test_peak_arrivals_sets_the_scale() -> None:
     timeline = model.from_plan(plan_with(), duration_s=60, time_scale=60, peak_arrivals=40)
-    assert max(timeline.totals) == pytest.approx(40 / (1 - plan_with().mix.abusive_share), rel=1e-6)
     first, last = timeline.peak_window()
     assert timeline.totals[first] >= 0.5 * max(timeline.totals)
     assert first <= timeline.totals.index(max(timeline.totals)) <= last
