@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 import time
 import urllib.parse
 import uuid
@@ -19,6 +20,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Cookie, Depends, FastAPI, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,6 +35,24 @@ from app.hotpaths import HotPaths
 from app.metrics import AppMetrics
 from app.pages import CatalogViews
 from app.payments import CircuitBreaker, ResilientPayments, SandboxProvider
+from app.responses import (
+    ERROR,
+    HTML,
+    AttributionOut,
+    CartCreatedOut,
+    CartOut,
+    ClearedOut,
+    FaultsOut,
+    HealthOut,
+    OrderCreatedOut,
+    OrderOut,
+    ProductOut,
+    ProductsOut,
+    ReadyOut,
+    VisitOut,
+    WebhookOut,
+    documented,
+)
 from app.runtime import InstrumentedRoute, JSONResponse, ObservabilityMiddleware, Runtime, error_response
 from app.settings import Settings
 from app.shop import PaymentDown, Shop, ShopError
@@ -182,8 +203,12 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         return error_response(422, "invalid request", problems=problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; list every method it has.
+            headers = {"Allow": ", ".join(allowed_methods(request.app, request.url.path))}
+        return error_response(exc.status_code, str(exc.detail), headers=headers)
 
     app.include_router(_probe_routes(runtime, registry))
     app.include_router(_page_routes(shop, views, assets))
@@ -194,6 +219,18 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     app.add_middleware(HotPaths, runtime=runtime, views=views)
     app.add_middleware(ObservabilityMiddleware, runtime=runtime)
     return app
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the API document gives `path` (HEAD wherever GET is, as Starlette answers it)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path):
+            methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 async def _flush_visits_forever(shop: Shop) -> None:
@@ -213,12 +250,12 @@ async def _flush_visits_forever(shop: Shop) -> None:
 def _probe_routes(runtime: Runtime, registry: CollectorRegistry) -> APIRouter:
     router = APIRouter(route_class=InstrumentedRoute, tags=["operations"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", **documented({200: HealthOut}))
     async def healthz() -> Response:
         """Liveness: the process answers. Never depends on the database."""
         return JSONResponse({"status": "ok", "uptime_seconds": round(time.time() - runtime.started_at, 1)})
 
-    @router.get("/readyz")
+    @router.get("/readyz", **documented({200: ReadyOut, 503: ERROR}))
     async def readyz() -> Response:
         """Readiness: started, not draining, database reachable."""
         if runtime.draining or not runtime.ready:
@@ -249,12 +286,14 @@ def _page_routes(shop: Shop, views: CatalogViews, assets: AssetManifest) -> APIR
         response.raw_headers = list(headers)
         return response
 
-    @router.get("/", response_class=Response)
+    @router.get("/", response_class=HTMLResponse)
     async def home() -> Response:
         """The shop's landing page without an influencer."""
         return html(views.landing(await shop.snapshot(), None))
 
-    @router.get("/c/{slug}", response_class=Response)
+    @router.get(
+        "/c/{slug}", response_class=HTMLResponse, **documented({200: None, 404: HTML, 422: ERROR}, page=True)
+    )
     async def landing(slug: Annotated[str, Path(max_length=200)]) -> Response:
         """An influencer's landing page; unknown slug: a 404 page."""
         snap = await shop.snapshot()
@@ -263,7 +302,11 @@ def _page_routes(shop: Shop, views: CatalogViews, assets: AssetManifest) -> APIR
             return html(views.not_found, 404)
         return html(views.landing(snap, influencer))
 
-    @router.get("/static/{name}", response_class=Response)
+    @router.get(
+        "/static/{name}",
+        response_class=Response,
+        **documented({200: None, 304: None, 404: ERROR, 422: ERROR}),
+    )
     async def static(name: Annotated[str, Path(max_length=200)], request: Request) -> Response:
         asset = assets.assets.get(name)
         if asset is None:
@@ -282,7 +325,7 @@ def _page_routes(shop: Shop, views: CatalogViews, assets: AssetManifest) -> APIR
 def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
     router = APIRouter(prefix="/api", route_class=InstrumentedRoute, tags=["shop"])
 
-    @router.get("/products")
+    @router.get("/products", **documented({200: ProductsOut}))
     async def products() -> Response:
         """Listed products with stock (as of the catalog snapshot, at most about a second old)."""
         body, headers = views.products(await shop.snapshot())
@@ -290,18 +333,18 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
         response.raw_headers = list(headers)
         return response
 
-    @router.get("/products/{sku}")
+    @router.get("/products/{sku}", **documented({200: ProductOut, 404: ERROR, 422: ERROR}))
     async def product(sku: Sku) -> Response:
         return JSONResponse((await shop.product(sku)).public())
 
-    @router.get("/recommendations")
+    @router.get("/recommendations", **documented({200: ProductsOut, 422: ERROR, 503: ERROR}))
     async def recommendations(sku: Annotated[str | None, Query(pattern=SKU_PATTERN)] = None) -> Response:
         """Non-critical: shed first under overload."""
         snap = await shop.snapshot()
         picks = [p.public() for p in snap.listed() if p.sku != sku and p.stock > 0][:4]
         return JSONResponse({"products": picks})
 
-    @router.post("/visits", status_code=202)
+    @router.post("/visits", **documented({202: VisitOut, 400: ERROR, 422: ERROR, 503: ERROR}))
     async def visit(body: Visit) -> Response:
         """Attribution beacon sent by the landing page's script. Non-critical: shed first."""
         utm = body.utm or Utm()
@@ -317,10 +360,12 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
         )
         return JSONResponse({"status": "recorded"}, status_code=202)
 
-    @router.post("/carts", status_code=201)
+    @router.post("/carts", **documented({201: CartCreatedOut, 400: ERROR, 422: ERROR}))
     async def create_cart(
         body: Annotated[CartCreate | None, Body()] = None,
-        peakops_attr: Annotated[str | None, Cookie(max_length=2000)] = None,
+        peakops_attr: Annotated[
+            str | None, Cookie(description="set by the landing page; a malformed one is ignored")
+        ] = None,
     ) -> Response:
         """A new cart, attributed from the body or else from the landing page's first-party cookie."""
         body = body or attribution_from_cookie(peakops_attr) or CartCreate()
@@ -328,15 +373,22 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
         cart_id = await shop.create_cart(body.influencer, utm)
         return JSONResponse({"cart_id": cart_id}, status_code=201)
 
-    @router.get("/carts/{cart_id}")
+    @router.get("/carts/{cart_id}", **documented({200: CartOut, 404: ERROR, 422: ERROR}))
     async def get_cart(cart_id: uuid.UUID) -> Response:
         return JSONResponse(await shop.cart(str(cart_id)))
 
-    @router.post("/carts/{cart_id}/items")
+    @router.post(
+        "/carts/{cart_id}/items", **documented({200: CartOut, 400: ERROR, 404: ERROR, 409: ERROR, 422: ERROR})
+    )
     async def add_item(cart_id: uuid.UUID, body: CartItemAdd) -> Response:
         return JSONResponse(await shop.add_item(str(cart_id), body.sku, body.quantity))
 
-    @router.post("/checkout", status_code=201)
+    @router.post(
+        "/checkout",
+        **documented(
+            {201: OrderCreatedOut, 400: ERROR, 402: ERROR, 404: ERROR, 409: ERROR, 422: ERROR, 503: ERROR}
+        ),
+    )
     async def checkout(
         body: CheckoutRequest,
         idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_PATTERN)],
@@ -348,7 +400,7 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
         headers = {"Idempotent-Replayed": "true"} if result.replayed else None
         return JSONResponse(payload, status_code=201, headers=headers)
 
-    @router.get("/orders/{order_id}")
+    @router.get("/orders/{order_id}", **documented({200: OrderOut, 404: ERROR, 422: ERROR}))
     async def get_order(order_id: uuid.UUID) -> Response:
         return JSONResponse((await shop.order(str(order_id))).public())
 
@@ -357,15 +409,22 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
 
 # ---- admin ------------------------------------------------------------------------------------
 
+# Every admin route: 401 without the right bearer token, 404 when the admin API is off (no token set).
+ADMIN: dict[int, type[BaseModel] | str | None] = {401: ERROR, 404: ERROR}
+# Declared as a security scheme, so the document says which routes need the token (and fuzzers check it).
+ADMIN_BEARER = HTTPBearer(auto_error=False, description="PEAKOPS_ADMIN_TOKEN")
+
 
 def _admin_guard(runtime: Runtime) -> Any:
     token = runtime.settings.admin_token
 
-    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+    async def require_admin(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(ADMIN_BEARER)],
+    ) -> None:
         if token is None:
             raise StarletteHTTPException(404, "admin API disabled: set PEAKOPS_ADMIN_TOKEN")
-        expected = f"Bearer {token.get_secret_value()}"
-        if authorization is None or not hmac.compare_digest(authorization.encode(), expected.encode()):
+        given = (credentials.credentials if credentials else "").encode("latin-1", errors="replace")
+        if not hmac.compare_digest(given, token.get_secret_value().encode()):
             raise StarletteHTTPException(401, "admin token required", headers={"WWW-Authenticate": "Bearer"})
 
     return require_admin
@@ -379,7 +438,7 @@ def _admin_routes(runtime: Runtime) -> APIRouter:
         tags=["admin"],
     )
 
-    @router.get("/attribution")
+    @router.get("/attribution", **documented({200: AttributionOut, **ADMIN}))
     async def attribution() -> Response:
         """Visits, carts, orders and revenue per influencer (synthetic orders excluded)."""
         return JSONResponse(await runtime.shop.attribution())
@@ -389,23 +448,23 @@ def _admin_routes(runtime: Runtime) -> APIRouter:
         runtime.metrics.faults_active.set(len(active))
         return {"faults": [rule.model_dump() for rule in active]}
 
-    @router.get("/admin/faults")
+    @router.get("/admin/faults", **documented({200: FaultsOut, **ADMIN}))
     async def list_faults() -> Response:
         return JSONResponse(_faults_payload())
 
-    @router.post("/admin/faults", status_code=201)
+    @router.post("/admin/faults", **documented({201: FaultRule, 400: ERROR, 422: ERROR, **ADMIN}))
     async def add_fault(spec: FaultSpec) -> Response:
         rule: FaultRule = runtime.faults.add(spec)
         _faults_payload()
         return JSONResponse(rule.model_dump(), status_code=201)
 
-    @router.delete("/admin/faults")
+    @router.delete("/admin/faults", **documented({200: ClearedOut, **ADMIN}))
     async def clear_faults() -> Response:
         cleared = runtime.faults.clear()
         _faults_payload()
         return JSONResponse({"cleared": cleared})
 
-    @router.delete("/admin/faults/{rule_id}")
+    @router.delete("/admin/faults/{rule_id}", **documented({200: ClearedOut, 422: ERROR, **ADMIN}))
     async def remove_fault(rule_id: Annotated[str, Path(max_length=64)]) -> Response:
         if not runtime.faults.remove(rule_id):
             return error_response(404, f"no fault rule {rule_id!r}")
@@ -423,7 +482,10 @@ def _webhook_routes(runtime: Runtime) -> APIRouter:
     settings = runtime.settings
     counter = runtime.metrics.webhook_events
 
-    @router.post("/webhooks/{source}", status_code=202)
+    @router.post(
+        "/webhooks/{source}",
+        **documented({202: WebhookOut, 200: WebhookOut, 400: ERROR, 401: ERROR, 404: ERROR, 422: ERROR}),
+    )
     async def receive(
         source: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
         request: Request,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import starlette.responses
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
@@ -40,10 +41,9 @@ class Runtime:
     in_flight: int = 0
 
 
-class JSONResponse(Response):
-    """orjson-encoded JSON: several times faster than the stdlib encoder on the hot paths."""
-
-    media_type = "application/json"
+class JSONResponse(starlette.responses.JSONResponse):
+    """orjson-encoded JSON: several times faster than the stdlib encoder on the hot paths. A JSONResponse
+    (as FastAPI's ORJSONResponse is), so the API document gives each route's JSON schema."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

@@ -318,7 +318,10 @@ class Shop:
 
     async def add_item(self, cart_id: str, sku: str, quantity: int) -> dict[str, Any]:
         if sku not in (await self.snapshot()).products:
-            raise NotFound(f"unknown product {sku!r}")
+            # The body names no product: a 422 (the cart, the request's target, exists).
+            raise Unprocessable(
+                f"unknown product {sku!r}", problems=[{"field": "body.sku", "problem": "no such product"}]
+            )
         async with self.db.write() as conn:
             cart = (
                 await conn.execute(select(schema.carts.c.checked_out).where(schema.carts.c.id == cart_id))

@@ -49,7 +49,9 @@ def test_cart_lifecycle(client: httpx.Client) -> None:
     assert (
         client.post(f"/api/carts/{cart_id}/items", json={"sku": "bad sku!", "quantity": 1}).status_code == 422
     )
-    assert client.post(f"/api/carts/{cart_id}/items", json={"sku": "NOPE", "quantity": 1}).status_code == 404
+    unknown = client.post(f"/api/carts/{cart_id}/items", json={"sku": "NOPE", "quantity": 1})
+    assert unknown.status_code == 422  # the body names no product; the cart (the target) exists
+    assert unknown.json()["problems"] == [{"field": "body.sku", "problem": "no such product"}]
     assert client.post(f"/api/carts/{cart_id}/items", json={"sku": "TEE", "quantity": 0}).status_code == 422
     assert client.get(f"/api/carts/{uuid.uuid4()}").status_code == 404
     assert client.get("/api/carts/not-a-uuid").status_code == 422
