@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench e2e-env e2e clean
+.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env e2e clean
 
 help:
 	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
@@ -49,10 +49,16 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy
 
-pytest: bootstrap
-	PEAKOPS_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+pytest: bootstrap test-tools
+	PEAKOPS_CACHE=$(CACHE) PEAKOPS_CHECKOV=$(CHECKOV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Go programs `make test` runs (kustomize builds k8s/ in the drift test; Sloth judges the generated rules),
+# built like the e2e ones, once, into the same cache.
+TEST_TOOLS := sloth kustomize
+test-tools:
+	PEAKOPS_CACHE=$(CACHE) bash scripts/e2e-env.sh $(TEST_TOOLS)
 
 # The e2e cluster's programs, built once with the installed Go from pinned module releases
 # (tests/e2e/build/*/go.mod) and cached under $(CACHE)/e2e.
