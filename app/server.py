@@ -55,6 +55,10 @@ def build_server(app: FastAPI, host: str, port: int) -> DrainingServer:
         access_log=False,  # the edge writes the access log; per-request logging here halves throughput
         timeout_graceful_shutdown=int(runtime.settings.shutdown_timeout_seconds),
         timeout_keep_alive=15,
+        # The client address (the ASGI scope's client, which logs and any future per-client rule read)
+        # comes from X-Forwarded-For only when the peer is a trusted load balancer, as in HAProxy.
+        proxy_headers=bool(runtime.settings.trusted_proxies),
+        forwarded_allow_ips=runtime.settings.trusted_proxies or None,
         backlog=4096,
         log_level="info",
     )

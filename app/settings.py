@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=0.0, ge=0)
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # The load balancers whose X-Forwarded-For names the client (addresses or networks, JSON list). From
+    # any other peer the header is the client's own claim and the client is the connection's address.
+    # Empty (the default): no proxy header is believed. Example: ["10.0.2.10", "10.0.2.11"]
+    trusted_proxies: list[str] = Field(default_factory=list)
+
     @field_validator("admin_token", "catalog", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

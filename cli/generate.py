@@ -40,11 +40,28 @@ def stack_config_reference() -> str:
     )
 
 
+def declared_query_parameters() -> dict[str, list[str]]:
+    """Route template -> the query parameters the app reads on GET there, from its own API document."""
+    from app.main import create_app
+    from app.settings import Settings
+
+    document = create_app(Settings(catalog=None)).openapi()
+    return {
+        template: [p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"]
+        for template, operations in document["paths"].items()
+        if "get" in operations
+    }
+
+
 def single_files(context: CampaignContext) -> dict[Path, str]:
     files = {
         REPO_ROOT / "docs" / "stack-config.md": stack_config_reference(),
         REPO_ROOT / "app" / "seed" / "demo-catalog.yaml": render_catalog(context.plan, context.plan_path),
-        EDGE_LOG_VARS: generated_yaml(edgelog.ansible_vars(), ["peakops/edgelog.py"], "peakops generate"),
+        EDGE_LOG_VARS: generated_yaml(
+            edgelog.ansible_vars(declared_query_parameters()),
+            ["peakops/edgelog.py", "app/ (its API document)"],
+            "peakops generate",
+        ),
     }
     for inventory in INVENTORIES:
         path = ANSIBLE_DIR / "inventories" / inventory / "group_vars" / "all" / "campaign.yml"

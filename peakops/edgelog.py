@@ -11,6 +11,7 @@ are written against. A line looks like::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,6 +55,25 @@ _JOURNEY_OF.update(
 
 CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 
+# What the edge caches: the routes a spike reads. Each one's cache key is what the route reads: the path,
+# plus the query parameters the app declares for it (none, today: UTM parameters and promo codes are
+# read by the page's script, never by the server), so a link's tracking parameters, in any order or
+# encoding, never split the cache. The declared parameters come from the app's own API document
+# (`peakops generate`); the origin still receives the full URL.
+CACHED_ROUTES = ("/", "/c/{slug}", "/static/{name}", "/api/products")
+
+
+def cache_location(template: str, declared: Sequence[str]) -> dict[str, str]:
+    """nginx's location and cache key for a cached route template: "/c/{slug}" -> "^~ /c/", and a key of
+    the scheme, host and (normalised, decoded) path, then each declared parameter by name, in order."""
+    if "{" in template:
+        prefix = template.split("{", 1)[0]
+        match = f"^~ {prefix}"
+    else:
+        match = f"= {template}"
+    args = "&".join(f"{name}=$arg_{name}" for name in sorted(declared))
+    return {"route": template, "match": match, "key": f"$scheme$host$uri?{args}"}
+
 
 def journey_of(method: str, route: str) -> str:
     return _JOURNEY_OF.get((method, route), "other")
@@ -64,10 +84,12 @@ def code_class(status: int) -> str | None:
     return f"{status // 100}xx" if 100 <= status <= 599 else None
 
 
-def ansible_vars() -> dict[str, object]:
-    """What the edge role's template reads to write ``log_format``."""
+def ansible_vars(declared: Mapping[str, Sequence[str]]) -> dict[str, object]:
+    """What the edge role's template reads: the ``log_format`` fields and, from `declared` (route
+    template -> the query parameters the app reads there), each cached route's location and key."""
     return {
         "edge_cache_log_fields": [
             {"name": f.name, "value": f.nginx, "quoted": f.kind == "string"} for f in FIELDS
-        ]
+        ],
+        "edge_cache_locations": [cache_location(route, declared.get(route, ())) for route in CACHED_ROUTES],
     }

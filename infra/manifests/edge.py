@@ -38,7 +38,7 @@ PLAN_DIR = "/etc/peakops/campaign"
 PLAN_FILE = f"{PLAN_DIR}/plan.yaml"
 
 
-def nginx_conf(config: StackConfig, **overrides: Any) -> str:
+def nginx_conf(**overrides: Any) -> str:
     """The role's template with its own defaults and generated vars, set for a container."""
     variables: dict[str, Any] = {
         **yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()),
@@ -82,7 +82,7 @@ def config_map(config: StackConfig) -> Manifest:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta(CONFIG_MAP, config.namespace, EDGE.name),
-        "data": {"nginx.conf": nginx_conf(config)},
+        "data": {"nginx.conf": nginx_conf()},
     }
 
 

@@ -110,3 +110,24 @@ def test_sigterm_during_checkout_stream_loses_no_acknowledged_order(
         report = client.get("/api/attribution", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
         marco = next(r for r in report["influencers"] if r["slug"] == "marco-fit")
         assert marco["visits"] == 5  # buffered visits were flushed on shutdown
+
+
+def test_proxy_headers_are_believed_only_from_the_trusted_load_balancers() -> None:
+    """Like HAProxy: X-Forwarded-For names the client only when the peer is a configured proxy."""
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    from app.main import create_app
+    from app.server import build_server
+    from app.settings import Settings
+
+    default = build_server(create_app(Settings(catalog=None)), "127.0.0.1", 0).config
+    default.load()
+    assert not default.proxy_headers
+    assert not isinstance(default.loaded_app, ProxyHeadersMiddleware)
+    trusted = Settings(catalog=None, trusted_proxies=["10.0.2.10"])
+    config = build_server(create_app(trusted), "127.0.0.1", 0).config
+    config.load()
+    assert isinstance(config.loaded_app, ProxyHeadersMiddleware)
+    assert config.loaded_app.trusted_hosts.always_trust is False
+    assert "10.0.2.10" in config.loaded_app.trusted_hosts
+    assert "127.0.0.1" not in config.loaded_app.trusted_hosts

@@ -45,20 +45,17 @@ def test_the_validator_rejects_a_broken_manifest() -> None:
 
 
 def test_the_edge_config_is_the_ansible_template_and_nginx_accepts_it(tmp_path: Path) -> None:
-    config = parse({"imageTag": "1.0.0", "adminToken": "t", "databaseUrl": "postgresql://x"}, "test")
-    in_cluster = nginx_conf(config)
+    in_cluster = nginx_conf()
     assert "daemon off;" in in_cluster
     assert "proxy_cache_path /var/lib/peakops-edge/cache" in in_cluster
-    assert "campaign-app.peakops.svc.cluster.local:80" in in_cluster
+    assert "server campaign-app:80 " in in_cluster  # the Service, resolved in the pod's own namespace
     assert "Bearer" not in in_cluster  # no purge token in a ConfigMap: purging answers 401 in the cluster
     # The same text with a local directory and origin, checked by Debian's nginx (the image's nginx).
     for directory in ("logs", "cache", "tmp"):
         (tmp_path / directory).mkdir()
     conf = tmp_path / "nginx.conf"
     conf.write_text(
-        nginx_conf(
-            config, edge_cache_dir=str(tmp_path), edge_cache_origin="127.0.0.1:9", edge_cache_user="root"
-        )
+        nginx_conf(edge_cache_dir=str(tmp_path), edge_cache_origin="127.0.0.1:9", edge_cache_user="root")
     )
     result = subprocess.run(
         ["/usr/sbin/nginx", "-t", "-q", "-c", str(conf), "-p", str(tmp_path)], capture_output=True, text=True
