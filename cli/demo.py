@@ -198,6 +198,8 @@ def demo(
         console.print(
             "[bold]Bringing the local stack up[/bold] (ansible-playbook ansible/playbooks/site.yml)"
         )
+        if not stack.preflight([]):
+            raise typer.Exit(3)
         if stack.run_playbook("site.yml", log=log) != 0:
             console.print(log.read_text()[-4000:], markup=False)
             console.print("[red]the stack did not come up[/red]")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,6 +73,73 @@ def resolved_var(name: str) -> Any:
     return yaml.safe_load(result.stdout.split("=>", 1)[1])[name]
 
 
+# The inventory variables that set the stack's listening ports (single ports and lists of them).
+PORT_VARIABLES = (
+    "edge_cache_port",
+    "load_balancer_port",
+    "load_balancer_stats_port",
+    "campaign_app_ports",
+    "campaign_app_backup_ports",
+    "sli_exporter_port",
+    "monitoring_prometheus_port",
+    "monitoring_alertmanager_port",
+    "monitoring_inbox_port",
+)
+
+
+@dataclass(frozen=True)
+class PortTaken:
+    variable: str
+    port: int
+    holder: str  # "prometheus (pid 1234)"
+
+    def __str__(self) -> str:
+        return (
+            f"port {self.port} ({self.variable}) is in use by {self.holder}; "
+            f"move it with -e {self.variable}=..."
+        )
+
+
+def stack_ports(variables: dict[str, Any]) -> list[tuple[str, int]]:
+    found = []
+    for name in PORT_VARIABLES:
+        value = variables.get(name)
+        for port in value if isinstance(value, list) else [value] if value else []:
+            found.append((name, int(port)))
+    return found
+
+
+def ports_taken(variables: dict[str, Any], stack_dir: Path) -> list[PortTaken]:
+    """The stack's ports something else listens on. A program of this stack's own supervisord (a converge
+    of a running stack) is not in the way; anything else is, and is named with its process."""
+    import psutil
+
+    ours: set[int] = set()
+    pidfile = stack_dir / "supervisor" / "supervisord.pid"
+    try:
+        supervisor = psutil.Process(int(pidfile.read_text().split()[0]))
+        ours = {supervisor.pid, *(child.pid for child in supervisor.children(recursive=True))}
+    except (OSError, ValueError, psutil.Error):
+        pass
+    listening: dict[int, int | None] = {}
+    for connection in psutil.net_connections(kind="tcp"):
+        if connection.status == psutil.CONN_LISTEN and connection.laddr:
+            listening.setdefault(connection.laddr.port, connection.pid)
+    taken = []
+    for variable, port in stack_ports(variables):
+        if port not in listening:
+            continue
+        pid = listening[port]
+        if pid in ours:
+            continue
+        try:
+            holder = f"{psutil.Process(pid).name()} (pid {pid})" if pid else "another user's process"
+        except psutil.Error:
+            holder = f"pid {pid}"
+        taken.append(PortTaken(variable, port, holder))
+    return taken
+
+
 def endpoints(variables: dict[str, Any]) -> dict[str, Any]:
     host = variables["peakops_bind_address"]
     return {
@@ -118,9 +186,35 @@ def up(
         typer.Option("--extra-vars", "-e", help="Passed to ansible-playbook, e.g. -e key=value."),
     ] = None,
 ) -> None:
-    """Bring the local stack up (idempotent): app instances, HAProxy, the nginx edge, monitoring."""
+    """Bring the local stack up (idempotent): app instances, HAProxy, the nginx edge, monitoring.
+
+    Before anything starts, every port the stack needs that another process holds is named, with that
+    process and the variable that moves it; then the exit status is 3 and nothing is started."""
     extra = [arg for value in extra_vars or [] for arg in ("-e", value)]
+    if not preflight(extra):
+        raise typer.Exit(3)
     raise typer.Exit(run_playbook("site.yml", *extra))
+
+
+def preflight(extra: list[str]) -> bool:
+    """True when every port of the stack is free (or already the stack's own); else print why."""
+    variables = {**inventory_vars(), **_extra_vars(extra)}
+    taken = ports_taken(variables, Path(resolved_var("peakops_stack_dir")))
+    for problem in taken:
+        typer.echo(f"error: {problem}", err=True)
+    if taken:
+        typer.echo("error: nothing was started", err=True)
+    return not taken
+
+
+def _extra_vars(extra: list[str]) -> dict[str, Any]:
+    """`-e key=value` pairs as ansible-playbook reads them (values as YAML: -e campaign_app_ports=[9101])."""
+    values: dict[str, Any] = {}
+    for flag, value in zip(extra[::2], extra[1::2], strict=True):
+        if flag == "-e" and "=" in value and not value.startswith(("@", "{")):
+            key, _, raw = value.partition("=")
+            values[key] = yaml.safe_load(raw)
+    return values
 
 
 def down() -> None:

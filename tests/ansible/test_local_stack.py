@@ -4,6 +4,7 @@ on-call receives. The stack is brought down at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -51,14 +52,14 @@ class Stack:
         return (self.directory / "secrets" / "admin_token").read_text().split()[0]
 
 
-def peakops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def peakops(env: dict[str, str], *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "peakops"), *args],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout_s,
         check=False,
     )
 
@@ -79,23 +80,35 @@ def wait_until(predicate: object, timeout_s: float, step_s: float = 0.25) -> boo
     return False
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    directory = tmp_path_factory.mktemp("stack")
+def stack_env(directory: Path) -> dict[str, str]:
     # SLO windows compressed 60x (5m -> 5s, 1h -> 1m), so a page fires and resolves within the test.
-    env = {
+    return {
         **os.environ,
         "PEAKOPS_STACK_DIR": str(directory),
         "ANSIBLE_NOCOLOR": "1",
         "PEAKOPS_SLO_TIME_SCALE": "60",
     }
-    first = peakops(env, "up")
+
+
+@contextlib.contextmanager
+def converged(directory: Path, converge_timeout_s: float = 300) -> Iterator[Stack]:
+    """The stack converged into `directory`, brought down at the end. The converge is inside the try: if
+    it fails or times out half-way, what it started comes down too (left running, it would hold the ports
+    the next stack test binds)."""
+    env = stack_env(directory)
     try:
+        first = peakops(env, "up", timeout_s=converge_timeout_s)
         assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
         yield Stack(directory, env, recap(first.stdout))
     finally:
         down = peakops(env, "down")
         assert down.returncode == 0, down.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with converged(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 def test_converge_then_second_run_changes_nothing(stack: Stack) -> None:

@@ -191,10 +191,11 @@ def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_wi
         )
         for args in worker_args
     ]
+    processes: list[subprocess.Popen[Any]] = [master, *workers]
     try:
         output, _ = master.communicate(timeout=120)
     finally:
-        for process in [master, *workers]:
+        for process in processes:
             process.kill()
             process.wait()
     summary = json.loads((report / "summary.json").read_text())
