@@ -236,12 +236,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 async def _flush_visits_forever(shop: Shop) -> None:
     while True:
         await asyncio.sleep(VISIT_FLUSH_SECONDS)
-        try:
-            await shop.flush_visits()
-        except Exception:
-            # Analytics must never take the shop down: the batch is dropped and logged; orders are
-            # never buffered, so none is affected.
-            log.exception("could not write buffered visits")
+        await shop.flush_visits()  # drops and logs a batch the database refuses
 
 
 # ---- probes and metrics -----------------------------------------------------------------------
@@ -349,9 +344,12 @@ def _shop_routes(shop: Shop, views: CatalogViews) -> APIRouter:
         """Attribution beacon sent by the landing page's script. Non-critical: shed first."""
         utm = body.utm or Utm()
         promo = body.promo_code.strip().upper()[:32] if body.promo_code else None
+        # Attributed only to an influencer the shop knows, as carts are: a made-up slug (any beacon can
+        # be forged) would otherwise grow the report without bound.
+        influencer = body.influencer if body.influencer in (await shop.snapshot()).influencers else None
         shop.record_visit(
             {
-                "influencer_slug": body.influencer,
+                "influencer_slug": influencer,
                 "promo_code": promo,
                 "utm_source": utm.source,
                 "utm_medium": utm.medium,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from app.payments import Authorization, PaymentDeclined, PaymentUnavailable, Res
 from peakops.metrics import CheckoutOutcome, PromoCheck
 
 MAX_QUANTITY = 100
+log = logging.getLogger("peakops.app")
 
 
 class ShopError(Exception):
@@ -637,10 +639,17 @@ class Shop:
         self._visit_buffer.append(visit)
 
     async def flush_visits(self) -> int:
+        """Write the buffered visits; a batch the database refuses is logged and dropped, never raised:
+        attribution is worth less than the pages and orders around it (orders are never buffered)."""
         batch, self._visit_buffer = self._visit_buffer, []
-        if batch:
+        if not batch:
+            return 0
+        try:
             async with self.db.write() as conn:
                 await conn.execute(insert(schema.visits), batch)
+        except Exception:
+            log.exception("dropped %d buffered visits the database refused", len(batch))
+            return 0
         return len(batch)
 
     async def attribution(self) -> dict[str, Any]:

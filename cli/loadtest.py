@@ -32,9 +32,9 @@ TIMESPAN = re.compile(r"^(?:(?P<hours>\d+)h)?(?:(?P<minutes>\d+)m)?(?:(?P<second
 MIN_DURATION_S, MAX_DURATION_S = 5, 86_400
 
 
-def timespan_seconds(text: str) -> int:
+def timespan_seconds(text: str | int) -> int:
     """ "20s" -> 20, "1m30s" -> 90, "2h" -> 7200, "45" -> 45; raises typer.BadParameter otherwise."""
-    text = text.strip()
+    text = str(text).strip()  # the default arrives as an int
     match = TIMESPAN.match(text)
     if text.isdigit():
         seconds = int(text)

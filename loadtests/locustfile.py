@@ -169,6 +169,7 @@ def install(plan: CampaignPlan, options: RunOptions, bar: CheckoutBar | None) ->
 
 
 def _from_master(environment: Environment, msg: Any, **_kwargs: Any) -> None:
+    """Locust calls a custom message's listener as listener(environment=..., msg=...)."""
     plan = parse_plan(msg.data["plan"], "the master's campaign plan")
     install(plan, RunOptions(**msg.data["options"]), None)
 
@@ -186,7 +187,7 @@ def _setup(environment: Environment, **_kwargs: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         # A worker plays the master's plan with the master's options, sent before each test starts.
-        runner.register_message(CONTEXT_MESSAGE, lambda msg, **kw: _from_master(environment, msg, **kw))
+        runner.register_message(CONTEXT_MESSAGE, _from_master)
         events.request.add_listener(_record_request)
         events.report_to_master.add_listener(lambda client_id, data: data.update(peakops=_drain()))
         return

@@ -235,3 +235,19 @@ def test_admin_api_is_off_without_a_token(start_app: StartApp, database_url: str
         assert c.get("/api/attribution", headers={"Authorization": "Bearer x"}).status_code == 404
         assert c.post("/api/admin/faults", json={}).status_code == 404
         assert c.post("/api/webhooks/instagram", content=b"{}").status_code == 404
+
+
+def test_forged_beacons_never_break_attribution(client: httpx.Client, admin_headers: dict[str, str]) -> None:
+    """Found by schemathesis on PostgreSQL: a beacon naming a 100-character influencer was buffered,
+    then refused by the 64-character column at the next flush, which attribution ran: a 500."""
+    for body in (
+        {"influencer": "x" * 100},
+        {"influencer": "lena-glow", "promo_code": "ß" * 40},  # upper-cased to 80 characters, cut to 32
+        {"utm": {"source": "s" * 200, "campaign": "c" * 200}},
+    ):
+        assert client.post("/api/visits", json=body).status_code == 202
+    report = client.get("/api/attribution", headers=admin_headers)
+    assert report.status_code == 200, report.text
+    rows = {row["slug"]: row for row in report.json()["influencers"]}
+    assert rows["lena-glow"]["visits"] == 1
+    assert report.json()["unattributed"]["visits"] == 2  # the made-up slug is not a row of its own
