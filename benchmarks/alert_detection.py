@@ -76,8 +76,10 @@ def main() -> None:
             )
         )
         files = render(campaign, settings)
-        (scratch / "prometheus").mkdir()
-        (scratch / "prometheus" / "rules.yml").write_text(files["rules.yml"])
+        (scratch / "prometheus" / "rules").mkdir(parents=True)
+        for name, text in files.items():
+            if name.startswith("rules/"):
+                (scratch / "prometheus" / name).write_text(text)
         am_dir = scratch / "alertmanager"
         (am_dir / "secrets").mkdir(parents=True)
         (am_dir / "alertmanager.yml").write_text(files["alertmanager.yml"])
@@ -135,7 +137,7 @@ def main() -> None:
                 time.sleep(args.warmup)
                 ratio = httpx.get(
                     f"http://127.0.0.1:{prom_port}/api/v1/query",
-                    params={"query": 'slo:sli_error:ratio_rate1h{slo="checkout-success"}'},
+                    params={"query": 'slo:sli_error:ratio_rate1h{sloth_slo="checkout-success"}'},
                     timeout=5,
                 ).json()["data"]["result"]
                 fault_at = time.time()

@@ -81,7 +81,7 @@ def pages(inbox_url: str, alertname: str, status: str, since: float) -> list[dic
         if record["path"] != "/alerts/pager" or record["received_at"] < since or not isinstance(body, dict):
             continue
         if body.get("status") == status and any(
-            a["labels"].get("alertname") == alertname and a["labels"].get("severity") == "page"
+            a["labels"].get("alertname") == alertname and a["labels"].get("sloth_severity") == "page"
             for a in body.get("alerts", [])
         ):
             found.append(record)
@@ -108,11 +108,14 @@ class Rehearsal:
     def of(cls, context: CampaignContext) -> Rehearsal:
         objective = context.checkout_objective()
         products = context.plan.regular_products()
-        if objective is None or not products:
-            missing = "an SLO on checkout outcomes" if objective is None else "a regular product in the plan"
+        alert = objective.alert_name if objective else None
+        if alert is None or not products:
+            missing = (
+                "a paging SLO on checkout outcomes" if alert is None else "a regular product in the plan"
+            )
             typer.echo(f"error: the outage rehearsal needs {missing}", err=True)
             raise typer.Exit(2)
-        return cls(products[0].sku, objective.alert_name)
+        return cls(products[0].sku, alert)
 
 
 def rehearse_payment_outage(

@@ -18,6 +18,11 @@ slo_commands = typer.Typer(
 )
 
 
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(f"warning: {line}", err=True)
+
+
 def _fail(exc: SpecError) -> typer.Exit:
     typer.echo(f"error: invalid SLO spec\n{exc}", err=True)
     return typer.Exit(2)
@@ -26,7 +31,7 @@ def _fail(exc: SpecError) -> typer.Exit:
 @slo_commands.command("check")
 def check(plan: PlanOption = None, specs: SpecsOption = None) -> None:
     """Validate the specs (Sloth's checks, peakops' extensions, metrics and runbooks); show each SLO."""
-    from monitors.generate import contexts
+    from monitors.generate import contexts, warnings
     from monitors.rules import humanize_factor
 
     context = campaign(plan, specs)
@@ -34,6 +39,7 @@ def check(plan: PlanOption = None, specs: SpecsOption = None) -> None:
         ctxs = contexts(context)
     except SpecError as exc:
         raise _fail(exc) from None
+    _warn(warnings(ctxs))
     table = Table(title=f"SLOs in {context.specs_dir}")
     for column in ("service", "slo", "objective", "period", "page at", "ticket at", "campaign"):
         table.add_column(column)
@@ -84,7 +90,7 @@ def generate(
 ) -> None:
     """Write rules, PrometheusRule, promtool fixtures and the Alertmanager config from the specs."""
     from monitors.alertmanager import Receivers
-    from monitors.generate import Settings, render
+    from monitors.generate import Settings, contexts, render, warnings
     from monitors.rules import Options
     from peakops.generated import write_tree
 
@@ -99,8 +105,10 @@ def generate(
         options=Options(time_scale=time_scale),
         receivers=Receivers(**{name: value for name, value in given.items() if value is not None}),
     )
+    context = campaign(plan, specs)
     try:
-        files = render(campaign(plan, specs), settings)
+        files = render(context, settings)
+        _warn(warnings(contexts(context)))
     except SpecError as exc:
         raise _fail(exc) from None
     if write_tree(files, out):

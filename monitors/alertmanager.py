@@ -1,10 +1,14 @@
 """The Alertmanager config that goes with the generated rules.
 
-    Watchdog                           -> watchdog (a dead man's switch; repeats every minute)
-    severity=page                      -> pager  (PagerDuty + webhook)
-    severity=ticket, campaign=<name>   -> pager, only inside the campaign window, and continues to ...
-    severity=ticket                    -> chat   (Slack + webhook)
-    a page inhibits the ticket of the same service and SLO
+    Watchdog                                -> watchdog (a dead man's switch; repeats every minute)
+    sloth_severity=page                     -> pager  (PagerDuty + webhook)
+    sloth_severity=ticket, campaign=<name>  -> pager, only inside the campaign window, and continues to ...
+    sloth_severity=ticket                   -> chat   (Slack + webhook)
+    a page inhibits the ticket of the same SLO (sloth_id)
+
+SLO burn alerts carry Sloth's sloth_severity; their severity label is the spec's own (any value, e.g.
+"critical"), so it does not route. peakops' other alerts (SLIMissing, campaign, saturation) have no
+sloth_severity and route by severity=page|ticket the same way.
 
 Secrets are files next to the config (``secrets/slack_api_url``, ``secrets/pagerduty_routing_key``),
 written by the monitoring role from environment variables or vaulted vars; nothing secret is ever in
@@ -74,18 +78,24 @@ def alertmanager_config(campaigns: list[CampaignPlan], receivers: Receivers) -> 
             "group_interval": "1m",
             "repeat_interval": "1m",
         },
-        {"receiver": "pager", "matchers": ['severity="page"'], "repeat_interval": "1h"},
+        # SLO burn alerts route by sloth_severity, as Sloth sets it (their severity is the spec's own);
+        # peakops' other alerts (SLIMissing, CampaignTrafficMissing, saturation) by severity.
+        {"receiver": "pager", "matchers": ['sloth_severity="page"'], "repeat_interval": "1h"},
+        {"receiver": "pager", "matchers": ['severity="page"', 'sloth_severity=""'], "repeat_interval": "1h"},
     ]
     for plan in campaigns:
-        routes.append(
-            {
-                "receiver": "pager",
-                "matchers": ['severity="ticket"', f'campaign="{plan.name}"'],
-                "active_time_intervals": [campaign_interval_name(plan)],
-                # Outside the window this route is muted; continuing keeps the ticket going to chat.
-                "continue": True,
-            }
-        )
+        # A campaign SLO's burn ticket, and the campaign's own tickets (its budget spent), page while
+        # the campaign is live. Outside the window the route is muted; continuing keeps them in chat.
+        for ticket in (['sloth_severity="ticket"'], ['severity="ticket"', 'sloth_severity=""']):
+            routes.append(
+                {
+                    "receiver": "pager",
+                    "matchers": [*ticket, f'campaign="{plan.name}"'],
+                    "active_time_intervals": [campaign_interval_name(plan)],
+                    "continue": True,
+                }
+            )
+    routes.append({"receiver": "chat", "matchers": ['sloth_severity="ticket"']})
     routes.append({"receiver": "chat", "matchers": ['severity="ticket"']})
 
     annotations = (
@@ -95,7 +105,7 @@ def alertmanager_config(campaigns: list[CampaignPlan], receivers: Receivers) -> 
     config: dict[str, Any] = {
         "route": {
             "receiver": "chat",
-            "group_by": ["alertname", "service", "slo", "severity"],
+            "group_by": ["alertname", "sloth_id", "sloth_severity", "severity"],
             "group_wait": receivers.group_wait,
             "group_interval": receivers.group_interval,
             "repeat_interval": receivers.repeat_interval,
@@ -103,9 +113,9 @@ def alertmanager_config(campaigns: list[CampaignPlan], receivers: Receivers) -> 
         },
         "inhibit_rules": [
             {
-                "source_matchers": ['severity="page"'],
-                "target_matchers": ['severity="ticket"'],
-                "equal": ["service", "slo"],
+                "source_matchers": ['sloth_severity="page"'],
+                "target_matchers": ['sloth_severity="ticket"'],
+                "equal": ["sloth_id"],
             }
         ],
         "receivers": [

@@ -6,19 +6,27 @@ bad count over the change of all valid events in that window (the counters start
 rate() needs no extrapolation and the ratio is exact). The fixture asserts those states, with the exact
 annotations, and promtool checks the generated rules agree. The scenarios:
 
-- outage: 3 h healthy, then 100% errors. The page fires within the theoretical detection time
+- outage: healthy history, then 100% errors. The page fires within the theoretical detection time
   (14.4 x budget x 1 h: 52 s for 99.9%) plus one evaluation interval, and not one interval before it.
-- burn-10x: 1 h healthy, then 10x the budget in errors (1% for 99.9%) for an hour: it tickets and does
-  not page. (With six hours of history the 6x/6h page would follow after 3.6 h; this is the early phase.)
-- spike: 1 h at the base rate, then 10x the traffic at half the budget in errors: nothing fires.
+- burn-10x: healthy history, then 10x the budget in errors (1% for 99.9%) for an hour: it tickets and
+  does not page. (With more history the 6x/6h page would follow after 3.6 h; this is the early phase.)
+- spike: the base rate, then 10x the traffic at half the budget in errors: nothing fires.
 - low-volume: 100% errors below the SLO's minimum volume: no burn alert; the model shows it would page
   without the guard.
 - no-data: no series at all: SLIMissing fires after its `for:`.
+
+Cost: promtool evaluates every rule of the files a test loads at every 15 s step, and a rule over a
+long window reads every sample so far, so a test costs about its length squared times its rules. Each
+fixture loads only its own SLO's rules (one file per SLO), and each history is as short as its proof
+needs: what holds the slow 6x/6h page back in the outage is the 6 h window's volume of good events (2.4
+hours of the base rate), which a shorter, denser history gives as well; the hour before the outage,
+which the 14.4x/1h page reads, stays at the base rate.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +36,17 @@ from monitors.rules import (
     SLOContext,
     alert_rules,
     campaign_rules,
-    impact_annotation,
+    service_file,
+    slo_file,
 )
+from monitors.sli import promql_string
 from peakops import metrics
 from peakops.slo import parse_duration
 
 STEP = 15  # seconds between samples, and the evaluation interval
 BASE_RATE = 10.0  # valid events per second in the scenarios
+RULES_DIR = "../rules"
+RuleFiles = dict[str, list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -77,8 +89,9 @@ class Model:
         return self._delta(series, t, "5m") / 300
 
     def burn_value(self, t: int, severity: str, guarded: bool = True) -> float | None:
-        """The alert's value (the long window's ratio of the first tier that holds), or None."""
-        budget = self.ctx.slo.error_budget
+        """The alert's value (Sloth's expression: the short window's ratio of the first tier that holds),
+        or None when it does not fire."""
+        budget = float(self.ctx.budget)
         total_rate = self.rate5m(self.good, t) + self.rate5m(self.bad, t)
         if guarded and total_rate < self.ctx.slo.peakops.min_events_per_second:
             return None
@@ -86,7 +99,7 @@ class Model:
             long, short = self.ratio(t, tier.long), self.ratio(t, tier.short)
             threshold = factor * budget
             if long is not None and short is not None and long > threshold and short > threshold:
-                return long
+                return short
         return None
 
 
@@ -98,19 +111,25 @@ def _go_printf(fmt: str, value: float) -> str:
     return fmt % value
 
 
+def expand(template: str, labels: dict[str, str], value: float | None = None) -> str:
+    """An annotation as Prometheus renders it, for the constructs the generator writes: $labels.x,
+    $value | humanizePercentage, and printed braces ({{ "{{" }})."""
+    text = re.sub(r"{{ ?\$labels\.(\w+) ?}}", lambda m: labels.get(m.group(1), ""), template)
+    if value is not None:
+        text = text.replace("{{ $value | humanizePercentage }}", _humanize_percentage(value))
+    return re.sub(r'{{ "({{|}})" }}', lambda m: m.group(1), text)
+
+
 def expected_alert(ctx: SLOContext, model: Model, t: int, severity: str, value: float) -> dict[str, Any]:
     rule = next(
         r
         for r in alert_rules(ctx)
-        if r["alert"] == ctx.slo.alerting.name and r["labels"]["severity"] == severity
+        if r["alert"] == ctx.slo.alerting.name and r["labels"]["sloth_severity"] == severity
     )
-    labels = {**ctx.extra_labels, **ctx.labels, **rule["labels"]}
-    failed_per_minute = model.rate5m(model.bad, t) * 60 * ctx.orders_per_failed_event()
-    annotations = dict(rule["annotations"])
-    annotations["description"] = annotations["description"].replace(
-        "{{ $value | humanizePercentage }}", _humanize_percentage(value)
-    )
-    if annotations["impact"] == impact_annotation(ctx):
+    labels = {**ctx.series_labels, **rule["labels"]}
+    annotations = {name: expand(text, labels, value) for name, text in rule["annotations"].items()}
+    if "impact" in rule["annotations"] and ctx.has_impact:
+        failed_per_minute = model.rate5m(model.bad, t) * 60 * ctx.orders_per_failed_event()
         aov = _plan_average_order_value(ctx)
         revenue = _go_printf("%.0f", failed_per_minute * aov) if aov is not None else "unknown"
         currency = ctx.plan.products[0].currency + " " if ctx.plan else ""
@@ -129,42 +148,49 @@ def _plan_average_order_value(ctx: SLOContext) -> float | None:
 
 
 def scenarios(ctx: SLOContext) -> list[Scenario]:
-    budget = ctx.slo.error_budget
+    budget = float(ctx.budget)
     per_step = BASE_RATE * STEP
-    # Three hours of history keep the 6x/6h page from firing before the 14.4x/1h one: with H seconds of
-    # history it fires after t/(H+t) > 6x budget, and t* = 14.4 x budget x 1 h, so H > 2.4 h for any budget.
-    history, hour = _steps(3 * 3600), _steps(3600)
+    hour = _steps(3600)
     page_factor = ctx.tiers("page")[0][1] if ctx.tiers("page") else None
     found: list[Scenario] = []
     if page_factor is not None:
+        # With good events of volume V before the outage, the 6x/6h page fires once t/(V/r + t) > 6x
+        # budget; the 14.4x/1h one fires at t* = 14.4 x budget x 1 h, so V must exceed 2.4 h of the base
+        # rate r for any budget. Half an hour at 4x then an hour at 1x gives 3 h of it; the hour the
+        # 14.4x/1h page reads is all at the base rate.
+        dense, base = _steps(1800), hour
+        history = dense + base
         detection = page_factor * budget * 3600  # seconds of full outage to spend the tier's budget share
         deadline = history * STEP + math.floor((detection + STEP) / STEP) * STEP
         outage_steps = _steps(detection) + 8
         found.append(
             Scenario(
                 "outage",
-                [per_step] * history + [0.0] * outage_steps,
+                [4 * per_step] * dense + [per_step] * base + [0.0] * outage_steps,
                 [0.0] * history + [per_step] * outage_steps,
                 [history * STEP, deadline - STEP, deadline],
-                f"100% errors after 3 h healthy: pages by {detection:.0f} s (theory) + {STEP} s evaluation",
+                f"100% errors after 3 h of good events: pages by {detection:.0f} s (theory) + {STEP} s "
+                "evaluation",
             )
         )
+    half = _steps(1800)
     found.append(
         Scenario(
             "burn-10x",
-            [per_step] * hour + [per_step * (1 - 10 * budget)] * hour,
-            [0.0] * hour + [per_step * 10 * budget] * hour,
-            [hour * STEP, 2 * hour * STEP],
-            "1 h healthy, then errors at 10x the budget for 1 h: a ticket, no page",
+            [2 * per_step] * half + [per_step * (1 - 10 * budget)] * hour,
+            [0.0] * half + [per_step * 10 * budget] * hour,
+            [half * STEP, (half + hour) * STEP],
+            "an hour of good events, then errors at 10x the budget for 1 h: a ticket, no page",
         )
     )
+    ten = _steps(600)
     found.append(
         Scenario(
             "spike",
-            [per_step * (1 - budget / 2)] * hour + [10 * per_step * (1 - budget / 2)] * (hour // 2),
-            [per_step * budget / 2] * hour + [10 * per_step * budget / 2] * (hour // 2),
-            [hour * STEP, hour * STEP + 300, (hour + hour // 2) * STEP],
-            "a healthy 10x spike (errors at half the budget): nothing fires",
+            [per_step * (1 - budget / 2)] * ten + [10 * per_step * (1 - budget / 2)] * (2 * ten),
+            [per_step * budget / 2] * ten + [10 * per_step * budget / 2] * (2 * ten),
+            [ten * STEP, ten * STEP + 300, 3 * ten * STEP],
+            "the base rate, then 10x the traffic at half the budget in errors: nothing fires",
         )
     )
     minimum = ctx.slo.peakops.min_events_per_second
@@ -173,9 +199,9 @@ def scenarios(ctx: SLOContext) -> list[Scenario]:
         found.append(
             Scenario(
                 "low-volume",
-                [trickle] * hour + [0.0] * _steps(1800),
-                [0.0] * hour + [trickle] * _steps(1800),
-                [hour * STEP + 300, hour * STEP + 1800],
+                [trickle] * ten + [0.0] * _steps(1800),
+                [0.0] * ten + [trickle] * _steps(1800),
+                [ten * STEP + 300, ten * STEP + 1800],
                 f"100% errors at half the minimum volume ({minimum / 2:g}/s): the guard holds",
             )
         )
@@ -183,10 +209,23 @@ def scenarios(ctx: SLOContext) -> list[Scenario]:
 
 
 def _compress(values: list[float]) -> str:
-    """[0, 150, 300, 450, 450] -> "0+150x3 450": promtool's expanding notation, run by run."""
+    """[0, 150, 300, 450, 450] -> "0+150x3 450": promtool's expanding notation, run by run.
+
+    promtool expands ``a+bxn`` by repeated float addition, so a run can end a hair above where the
+    next run starts (0.075 added 40 times is 3.0000000000000018, not 3). A counter that then restarts
+    at 3 would read as a reset; each run therefore starts where promtool's previous run ended when
+    the two differ only by that rounding.
+    """
     out: list[str] = []
+    last: float | None = None  # the value promtool produced last
     i = 0
     while i < len(values):
+        text = _num(values[i])
+        start = float(text)
+        if last is not None:
+            carried = last + (values[i] - values[i - 1])
+            if start != carried and math.isclose(start, carried, rel_tol=1e-9, abs_tol=1e-9):
+                start, text = carried, repr(carried)
         j = i + 1
         if j < len(values):
             step = values[j] - values[i]
@@ -194,10 +233,16 @@ def _compress(values: list[float]) -> str:
                 j += 1
             count = j - i
             sign = "+" if step >= 0 else "-"
-            out.append(f"{_num(values[i])}{sign}{_num(abs(step))}x{count}")
+            step_text = _num(abs(step))
+            out.append(f"{text}{sign}{step_text}x{count}")
+            last = start
+            signed = float(step_text) if step >= 0 else -float(step_text)
+            for _ in range(count):
+                last += signed
             i = j + 1
         else:
-            out.append(_num(values[i]))
+            out.append(text)
+            last = start
             i = j
     return " ".join(out)
 
@@ -212,17 +257,21 @@ def _alert_tests(ctx: SLOContext, model: Model, checks: list[int]) -> list[dict[
         expected = []
         for severity in ("page", "ticket"):
             value = model.burn_value(t, severity)
-            if value is not None and ctx.tiers(severity):
-                spec = ctx.slo.alerting.page_alert if severity == "page" else ctx.slo.alerting.ticket_alert
-                if not spec.disable:
-                    expected.append(expected_alert(ctx, model, t, severity, value))
+            if value is not None:
+                expected.append(expected_alert(ctx, model, t, severity, value))
         tests.append({"eval_time": f"{t}s", "alertname": ctx.slo.alerting.name, "exp_alerts": expected})
     return tests
 
 
-def fixture(ctx: SLOContext, rules_file: str, group_order: list[str]) -> dict[str, Any] | None:
-    """The promtool test file for one SLO, or None when its SLI is free-form PromQL (write one by hand)."""
-    if ctx.sli.fixture is None:
+def slo_rule_files(ctx: SLOContext, files: RuleFiles) -> list[str]:
+    """What a fixture of this SLO loads: its service's file (business, campaign) and its own."""
+    return [name for name in (service_file(ctx.spec.service), slo_file(ctx)) if name in files]
+
+
+def fixture(ctx: SLOContext, files: RuleFiles) -> dict[str, Any] | None:
+    """The promtool test file for one SLO, or None when its SLI is free-form PromQL (write one by hand)
+    or it has no burn alert to test."""
+    if ctx.sli.fixture is None or ctx.slo.alerting.name is None:
         return None
     tests: list[dict[str, Any]] = []
     for scenario in scenarios(ctx):
@@ -239,16 +288,18 @@ def fixture(ctx: SLOContext, rules_file: str, group_order: list[str]) -> dict[st
                 "alert_rule_test": _alert_tests(ctx, model, scenario.checks),
             }
         )
-    return _test_file(rules_file, group_order, tests)
+    return _test_file(slo_rule_files(ctx, files), files, tests)
 
 
-def _test_file(rules_file: str, group_order: list[str], tests: list[dict[str, Any]]) -> dict[str, Any]:
+def _test_file(
+    names: list[str], files: dict[str, list[dict[str, Any]]], tests: list[dict[str, Any]]
+) -> dict[str, Any]:
     # Without an explicit order promtool evaluates groups in an arbitrary one, and an alert could read
     # the recordings of the previous step.
     return {
-        "rule_files": [rules_file],
+        "rule_files": [f"{RULES_DIR}/{name}" for name in names],
         "evaluation_interval": f"{STEP}s",
-        "group_eval_order": group_order,
+        "group_eval_order": [group["name"] for name in names for group in files[name]],
         "tests": tests,
     }
 
@@ -257,46 +308,52 @@ def _rule(ctx: SLOContext, alertname: str) -> dict[str, Any]:
     return next(r for r in alert_rules(ctx) if r["alert"] == alertname)
 
 
-def common_fixture(contexts: list[SLOContext], rules_file: str, group_order: list[str]) -> dict[str, Any]:
-    """Alerts across SLOs: SLIMissing with no data at all, the Watchdog, and campaign traffic missing."""
+def common_fixtures(
+    contexts: list[SLOContext], files: dict[str, list[dict[str, Any]]]
+) -> dict[str, dict[str, Any]]:
+    """Alerts across SLOs, one test file each: SLIMissing with no data at all and the Watchdog (every
+    file, but a 10-minute test), and, per service with a campaign, its traffic alert (its own files)."""
     absent = int(parse_duration(ABSENT_FOR).total_seconds())
     missing = [
         {
-            "exp_labels": {**ctx.extra_labels, **ctx.labels, "severity": "ticket"},
-            "exp_annotations": _rule(ctx, "SLIMissing")["annotations"],
+            "exp_labels": {**ctx.series_labels, "severity": "ticket"},
+            "exp_annotations": {
+                k: expand(v, ctx.series_labels) for k, v in _rule(ctx, "SLIMissing")["annotations"].items()
+            },
         }
         for ctx in contexts
     ]
-    tests: list[dict[str, Any]] = [
-        {
-            "name": f"no data: every SLO's SLIMissing fires after {ABSENT_FOR}; the Watchdog always fires",
-            "interval": f"{STEP}s",
-            "input_series": [],
-            "alert_rule_test": [
-                {"eval_time": f"{absent - STEP}s", "alertname": "SLIMissing", "exp_alerts": []},
-                {"eval_time": f"{absent + STEP}s", "alertname": "SLIMissing", "exp_alerts": missing},
-                {
-                    "eval_time": "0s",
-                    "alertname": "Watchdog",
-                    "exp_alerts": [
-                        {"exp_labels": WATCHDOG["labels"], "exp_annotations": WATCHDOG["annotations"]}
-                    ],
-                },
-            ],
-        }
-    ]
+    no_data = {
+        "name": f"no data: every SLO's SLIMissing fires after {ABSENT_FOR}; the Watchdog always fires",
+        "interval": f"{STEP}s",
+        "input_series": [],
+        "alert_rule_test": [
+            {"eval_time": f"{absent - STEP}s", "alertname": "SLIMissing", "exp_alerts": []},
+            {"eval_time": f"{absent + STEP}s", "alertname": "SLIMissing", "exp_alerts": missing},
+            {
+                "eval_time": "0s",
+                "alertname": "Watchdog",
+                "exp_alerts": [
+                    {"exp_labels": WATCHDOG["labels"], "exp_annotations": WATCHDOG["annotations"]}
+                ],
+            },
+        ],
+    }
+    found = {"common": _test_file(list(files), files, [no_data])}
     by_service: dict[str, list[SLOContext]] = {}
     for ctx in contexts:
         by_service.setdefault(ctx.spec.service, []).append(ctx)
-    for ctxs in by_service.values():
+    for service, ctxs in by_service.items():
         spec, plan = ctxs[0].spec, ctxs[0].plan
         if spec.peakops.campaign is None or plan is None:
             continue
         traffic = next(c for c in ctxs if c.slo.name == spec.peakops.campaign.traffic_slo)
         if traffic.sli.fixture is None:
             continue
-        tests.append(campaign_test(traffic, plan.name))
-    return _test_file(rules_file, group_order, tests)
+        found[f"{service}-campaign"] = _test_file(
+            slo_rule_files(traffic, files), files, [campaign_test(traffic, plan.name)]
+        )
+    return found
 
 
 def campaign_test(traffic: SLOContext, campaign: str) -> dict[str, Any]:
@@ -311,11 +368,11 @@ def campaign_test(traffic: SLOContext, campaign: str) -> dict[str, Any]:
     for step in range(total):
         good.append(good[-1] + (per_step if step < flowing else 0.0))
     series = traffic.sli.fixture(good, [0.0] * (total + 1)) if traffic.sli.fixture else {}
-    window = f'{{campaign="{campaign}"}}'
+    window = f"{{campaign={promql_string(campaign)}}}"
     rule = next(r for r in campaign_rules_for(traffic) if r.get("alert") == "CampaignTrafficMissing")
     firing = [
         {
-            "exp_labels": {"service": traffic.spec.service, "campaign": campaign, **rule["labels"]},
+            "exp_labels": {"sloth_service": traffic.spec.service, "campaign": campaign, **rule["labels"]},
             "exp_annotations": rule["annotations"],
         }
     ]
@@ -339,5 +396,4 @@ def campaign_test(traffic: SLOContext, campaign: str) -> dict[str, Any]:
 
 def campaign_rules_for(traffic: SLOContext) -> list[dict[str, Any]]:
     assert traffic.plan is not None
-    runbook = traffic.slo.alerting.annotations["runbook_url"]
-    return campaign_rules(traffic.spec, traffic.plan, traffic.slo.name, runbook)
+    return campaign_rules(traffic.spec, traffic.plan, traffic.slo.name, traffic.slo.alerting.runbook_url)

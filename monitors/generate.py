@@ -1,10 +1,14 @@
 """SLO specs -> everything Prometheus, promtool, Kubernetes and Alertmanager read, written all or nothing.
 
 monitors/generated/
-  rules.yml                 recording and alerting rules (promtool check rules)
-  prometheusrule.yaml       the same groups as a monitoring.coreos.com/v1 PrometheusRule
+  rules/<service>.yml       per service: the average order value, the campaign window and traffic alert
+  rules/<service>-<slo>.yml per SLO: Sloth's three groups (SLI and metadata recordings, alerts) and the
+                            campaign SLO's rules (promtool check rules; Prometheus loads rules/*.yml)
+  rules/watchdog.yml        the dead man's switch
+  prometheusrule.yaml       every group as a monitoring.coreos.com/v1 PrometheusRule
   alertmanager.yml          routes, inhibition, receivers (amtool check-config)
-  tests/<slo>.test.yml      promtool test rules fixtures, one per SLO, plus tests/common.test.yml
+  tests/<service>-<slo>.test.yml  promtool test rules fixtures, one per SLO (loading only its rules),
+                            tests/common.test.yml and tests/<service>-campaign.test.yml
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ from typing import Any
 
 from monitors import fixtures
 from monitors.alertmanager import Receivers, alertmanager_config
-from monitors.rules import Options, SLOContext, check_reachable, rule_groups
+from monitors.rules import Options, SLOContext, check_reachable, reachability_warnings, rule_files
 from monitors.sli import resolve
 from peakops.context import CampaignContext
 from peakops.generated import dump_yaml, header
 from peakops.paths import REPO_ROOT, relative
-from peakops.slo import SpecError
+from peakops.slo import DEFAULT_RUNBOOK, SpecError
 
-RULES_FILE = "rules.yml"
+RULES_DIR = "rules"  # one file per service and per SLO: Prometheus loads rules/*.yml
 
 
 @dataclass(frozen=True)
@@ -61,14 +65,15 @@ def contexts(campaign: CampaignContext, root: Path = REPO_ROOT) -> list[SLOConte
     A spec that guards the campaign (``peakops.campaign``) is read with the campaign's plan."""
     found: list[SLOContext] = []
     problems: list[str] = []
-    for path, spec in campaign.specs.items():
+    for source in campaign.specs:
+        spec = source.spec
         plan = campaign.plan if spec.peakops.campaign is not None else None
         for index, slo in enumerate(spec.slos):
-            where = f"{path}: slos[{index}] (name {slo.name!r})"
+            where = f"{source.where}: slos[{index}] (name {slo.name!r})"
             try:
-                ctx = SLOContext(spec, slo, resolve(slo, f"{where}: sli"), where, plan)
+                ctx = SLOContext(spec, slo, resolve(slo, f"{where}: sli"), where, plan, source.api)
                 check_reachable(ctx)
-                _runbook_exists(slo.alerting.annotations["runbook_url"], where, root)
+                _runbook_exists(slo.alerting.runbook_url, where, root)
             except SpecError as exc:
                 problems.append(str(exc))
                 continue
@@ -78,12 +83,27 @@ def contexts(campaign: CampaignContext, root: Path = REPO_ROOT) -> list[SLOConte
     return found
 
 
+def warnings(ctxs: list[SLOContext]) -> list[str]:
+    """What a spec leaves to the generator's defaults, or generates but can never fire: a line each."""
+    found = []
+    for ctx in ctxs:
+        alerting = ctx.slo.alerting
+        if "runbook_url" not in alerting.annotations and not (
+            alerting.page_alert.disable and alerting.ticket_alert.disable
+        ):
+            found.append(
+                f"{ctx.where}: alerting.annotations.runbook_url: not set; the alerts link {DEFAULT_RUNBOOK}"
+            )
+        found += reachability_warnings(ctx)
+    return found
+
+
 def render(campaign: CampaignContext, settings: Settings, root: Path = REPO_ROOT) -> dict[str, str]:
     """Relative path -> text, for every generated file. Raises SpecError before anything is written."""
     ctxs = contexts(campaign, root)
     guarded = any(ctx.plan is not None for ctx in ctxs)
     sources = [
-        *sorted(relative(p) for p in campaign.specs),
+        *sorted({relative(source.path) for source in campaign.specs}),
         *([relative(campaign.plan_path)] if guarded else []),
     ]
     top = header(sources, settings.command(campaign))
@@ -92,22 +112,23 @@ def render(campaign: CampaignContext, settings: Settings, root: Path = REPO_ROOT
         if settings.options.time_scale != 1
         else ""
     )
-    groups = rule_groups(ctxs, settings.options)
-    order = [group["name"] for group in groups]
+    rules = rule_files(ctxs, settings.options)
+    groups = [group for file_groups in rules.values() for group in file_groups]
     files: dict[str, str] = {
-        RULES_FILE: top + scale_note + dump_yaml({"groups": groups}),
-        "prometheusrule.yaml": top + scale_note + dump_yaml(prometheus_rule(groups, settings.namespace)),
-        "alertmanager.yml": top
-        + dump_yaml(alertmanager_config([campaign.plan] if guarded else [], settings.receivers)),
+        f"{RULES_DIR}/{name}": top + scale_note + dump_yaml({"groups": file_groups})
+        for name, file_groups in rules.items()
     }
+    files["prometheusrule.yaml"] = top + scale_note + dump_yaml(prometheus_rule(groups, settings.namespace))
+    plans = [campaign.plan] if guarded else []
+    files["alertmanager.yml"] = top + dump_yaml(alertmanager_config(plans, settings.receivers))
     if settings.options.time_scale == 1:
         # Fixtures assert real windows; a compressed rehearsal copy has none.
         for ctx in ctxs:
-            test = fixtures.fixture(ctx, f"../{RULES_FILE}", order)
+            test = fixtures.fixture(ctx, rules)
             if test is not None:
-                files[f"tests/{ctx.spec.service}-{ctx.slo.name}.test.yml"] = top + dump_yaml(test)
-        common = fixtures.common_fixture(ctxs, f"../{RULES_FILE}", order)
-        files["tests/common.test.yml"] = top + dump_yaml(common)
+                files[f"tests/{ctx.sloth_id}.test.yml"] = top + dump_yaml(test)
+        for name, test in fixtures.common_fixtures(ctxs, rules).items():
+            files[f"tests/{name}.test.yml"] = top + dump_yaml(test)
     return files
 
 

@@ -124,11 +124,12 @@ def summarize(record: dict[str, Any]) -> Summary:
     path = str(record.get("path", ""))
     at = float(record.get("received_at", 0))
     if isinstance(body, dict) and "alerts" in body and "status" in body:
-        names = [
-            f"{a.get('labels', {}).get('alertname', '?')}/{a.get('labels', {}).get('severity', '?')}"
-            + (f" ({a['labels']['slo']})" if "slo" in a.get("labels", {}) else "")
-            for a in body.get("alerts", [])
-        ]
+        names = []
+        for alert in body.get("alerts", []):
+            labels = alert.get("labels", {})
+            severity = labels.get("sloth_severity") or labels.get("severity", "?")
+            slo = f" ({labels['sloth_slo']})" if "sloth_slo" in labels else ""
+            names.append(f"{labels.get('alertname', '?')}/{severity}{slo}")
         impact = body.get("commonAnnotations", {}).get("impact", "")
         return Summary(at, path, "alertmanager", str(body["status"]), ", ".join(names), impact)
     if isinstance(body, dict) and "attachments" in body:

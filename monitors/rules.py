@@ -1,17 +1,31 @@
-"""Prometheus rules from SLO specs: error ratios per window, multi-window multi-burn-rate alerts, impact.
+"""Prometheus rules from SLO specs, in Sloth's shape: what Sloth v0.16 generates for a spec, plus peakops'
+own rules, so the community Sloth dashboards work on peakops' output unchanged.
 
-For each SLO (labels ``service`` and ``slo`` on every series)::
+For each SLO, three groups named as Sloth names them (``sloth_id`` is ``<service>-<slo>``; every series
+carries ``sloth_id``, ``sloth_service``, ``sloth_slo`` and the spec's and the SLO's labels)::
 
-    slo:sli_error:ratio_rate5m ... ratio_rate3d, ratio_rate<period>   errors / valid events, by counts
-    slo:sli_total:rate5m, slo:sli_error:rate5m                         volume guard and impact
-    slo:impact_failed_orders:per_minute, slo:impact_revenue:per_minute what the burn is costing
-    ALERT <alerting.name> severity=page    14.4x over 1h and 5m, or 6x over 6h and 30m (for 30d)
-    ALERT <alerting.name> severity=ticket  3x over 1d and 2h, or 1x over 3d and 6h
-    ALERT SLIMissing                        the SLI has no data: the SLO is blind
+    sloth-slo-sli-recordings-<id>
+      slo:sli_error:ratio_rate5m ... ratio_rate3d, ratio_rate<period>  (label sloth_window)
+      slo:sli_total:rate5m, slo:sli_error:rate5m                        peakops: volume guard, impact
+    sloth-slo-meta-recordings-<id>
+      slo:objective:ratio, slo:error_budget:ratio, slo:time_period:days, slo:current_burn_rate:ratio,
+      slo:period_burn_rate:ratio, slo:period_error_budget_remaining:ratio, sloth_slo_info
+      slo:impact_failed_orders:per_minute, slo:impact_revenue:per_minute  peakops: what a burn costs
+    sloth-slo-alerts-<id>
+      ALERT <alerting.name> sloth_severity=page    14.4x over 5m and 1h, or 6x over 30m and 6h (30d)
+      ALERT <alerting.name> sloth_severity=ticket  3x over 2h and 1d, or 1x over 6h and 3d
+      ALERT SLIMissing                             peakops: the SLI has no data, the SLO is blind
 
-The burn factors are written for a 30-day period as the share of budget each tier spends in its long
-window (2%, 5%, 10%, 10%); other periods rescale them (factor = share x period / long window, never
-below 1x) and drop tiers whose long window is longer than the period.
+Per service (peakops): the average order value and, for a campaign, its window and traffic alert.
+
+Where peakops deliberately differs from Sloth (README, "Sloth compatibility"):
+- the period's error ratio (``ratio_rate30d``) of a counted SLI is errors over valid events in the period;
+  Sloth averages the 5m ratios, which weighs a quiet night like the peak. A raw SLI has no counts: there
+  peakops averages as Sloth does;
+- the error budget is written exactly (0.001 for 99.9, where Sloth writes 0.0009999999999999432);
+- a burn factor never drops below 1x and a tier longer than the period is dropped (other periods);
+- the burn alerts also need a minimum volume (``peakops.min_events_per_second``), when set;
+- ``severity`` is the user's label (defaults page/ticket); peakops routes by ``sloth_severity``.
 """
 
 from __future__ import annotations
@@ -19,21 +33,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
-from monitors.sli import ResolvedSLI
+from monitors.sli import ResolvedSLI, promql_string
 from peakops import metrics
 from peakops.plan import CampaignPlan
-from peakops.slo import SLO, SLOSpec, SpecError, parse_duration
+from peakops.slo import SLO, PluginEffects, SLOSpec, SpecError, parse_duration, plugin_effects
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+SLOTH_SUMMARY = "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over expected."
 ABSENT_FOR = "10m"
 TRAFFIC_MISSING_FOR = "5m"
+SLOTH_VERSION = "peakops"  # sloth_slo_info's sloth_version: who generated the rules
+Severity = Literal["page", "ticket"]
 
 
 @dataclass(frozen=True)
 class BurnTier:
-    severity: Literal["page", "ticket"]
+    severity: Severity
     long: str
     short: str
     budget_share: float  # of the period's error budget, spent in the long window at this burn
@@ -80,6 +98,20 @@ def humanize_factor(value: float) -> str:
     return f"{value:g}"
 
 
+def number(value: Decimal | float) -> str:
+    """A number as PromQL reads it, exactly: 30, 0.001, 1E-13 (positional up to 12 digits)."""
+    if not isinstance(value, Decimal):
+        return f"{value:.12g}"
+    value = value.normalize()
+    positional = f"{value:f}"
+    return positional if len(positional.replace("-", "").replace(".", "")) <= 12 else str(value)
+
+
+def go_template_text(text: str) -> str:
+    """Free text safe inside an alert annotation (a Go template): braces are printed, never executed."""
+    return re.sub(r"({{|}})", lambda m: '{{ "' + m.group(1) + '" }}', text)
+
+
 @dataclass(frozen=True)
 class SLOContext:
     spec: SLOSpec
@@ -87,18 +119,38 @@ class SLOContext:
     sli: ResolvedSLI
     where: str  # for errors: "file: slos[i] (name 'x')"
     plan: CampaignPlan | None
+    api: str = "prometheus/v1"  # the form the spec was written in (sloth_slo_info says, as Sloth does)
+
+    @property
+    def sloth_id(self) -> str:
+        return f"{self.spec.service}-{self.slo.name}"
 
     @property
     def labels(self) -> dict[str, str]:
-        return {"service": self.spec.service, "slo": self.slo.name}
+        """What identifies the SLO's series, as Sloth names it."""
+        return {"sloth_id": self.sloth_id, "sloth_service": self.spec.service, "sloth_slo": self.slo.name}
 
     @property
     def selector(self) -> str:
-        return "{" + ", ".join(f'{k}="{v}"' for k, v in self.labels.items()) + "}"
+        return "{" + ", ".join(f"{k}={promql_string(v)}" for k, v in self.labels.items()) + "}"
 
     @property
     def extra_labels(self) -> dict[str, str]:
         return {**self.spec.labels, **self.slo.labels}
+
+    @property
+    def series_labels(self) -> dict[str, str]:
+        """Every label a recording of this SLO carries (the window aside)."""
+        return {**self.extra_labels, **self.labels}
+
+    @property
+    def display(self) -> str:
+        """ "shop checkout-success", safe inside an annotation."""
+        return go_template_text(f"{self.spec.service} {self.slo.name}")
+
+    @property
+    def budget(self) -> Decimal:
+        return self.slo.error_budget
 
     def windows(self) -> list[str]:
         windows = list(WINDOWS)
@@ -106,7 +158,10 @@ class SLOContext:
             windows.append(self.slo.peakops.period)
         return windows
 
-    def tiers(self, severity: str) -> list[tuple[BurnTier, float]]:
+    def tiers(self, severity: str, enabled_only: bool = True) -> list[tuple[BurnTier, float]]:
+        alert = self.slo.alerting.page_alert if severity == "page" else self.slo.alerting.ticket_alert
+        if enabled_only and alert.disable:
+            return []
         found = []
         for tier in TIERS:
             factor = tier.factor(self.slo.peakops.period_delta)
@@ -114,8 +169,20 @@ class SLOContext:
                 found.append((tier, factor))
         return found
 
+    @property
+    def plugins(self) -> PluginEffects:
+        """What the spec's and the SLO's Sloth plugins change (info labels, group intervals)."""
+        return plugin_effects(self.spec.slo_plugins, self.slo.plugins)
+
+    @property
+    def has_impact(self) -> bool:
+        """The spec states what a failed event costs (``peakops.impact``), and events are counted."""
+        return self.sli.counted and self.slo.peakops.impact is not None
+
     def orders_per_failed_event(self) -> float:
-        value = self.slo.peakops.impact.orders_per_failed_event
+        impact = self.slo.peakops.impact
+        assert impact is not None  # callers check has_impact
+        value = impact.orders_per_failed_event
         if value == "funnel":
             assert self.plan is not None  # the spec model requires the plan for "funnel"
             funnel = self.plan.funnel
@@ -123,152 +190,230 @@ class SLOContext:
         return float(value)
 
 
+def unreachable_tiers(ctx: SLOContext, severity: str) -> list[tuple[BurnTier, float]]:
+    """The enabled tiers whose threshold is at or above 100% errors: they can never fire."""
+    return [(t, f) for t, f in ctx.tiers(severity) if Decimal(repr(f)) * ctx.budget >= 1]
+
+
 def check_reachable(ctx: SLOContext) -> None:
-    """A burn threshold at or above 100% errors could never fire: say so instead of generating it."""
-    for tier in TIERS:
-        factor = tier.factor(ctx.slo.peakops.period_delta)
-        if factor is not None and factor * ctx.slo.error_budget >= 1:
+    """An enabled alert none of whose tiers can fire (every threshold at or above 100% errors) is refused:
+    say so instead of generating it. A tier alone out of reach is kept, as Sloth keeps it (the other
+    tier still fires), and `reachability_warnings` names it. Disabled alerts are not checked."""
+    for severity in ("page", "ticket"):
+        tiers = ctx.tiers(severity)
+        if tiers and len(unreachable_tiers(ctx, severity)) == len(tiers):
+            burns = " and ".join(f"{humanize_factor(f)}x over {t.long}" for t, f in tiers)
             raise SpecError(
-                f"{ctx.where}: objective: {ctx.slo.objective}% leaves a budget of "
-                f"{ctx.slo.error_budget:.4g}; "
-                f"the {tier.severity} burn of {humanize_factor(factor)}x over {tier.long} would need more "
-                "than 100% errors and could never fire; raise the objective"
+                f"{ctx.where}: objective: {ctx.slo.objective}% leaves a budget of {number(ctx.budget)}; "
+                f"the {severity} burns of {burns} would all need more than 100% errors and could never "
+                f"fire; raise the objective or disable the {severity} alert"
             )
 
 
-def recording_rules(ctx: SLOContext, options: Options) -> list[dict[str, Any]]:
-    labels = {**ctx.extra_labels, **ctx.labels}
-    rules: list[dict[str, Any]] = []
-    for window in ctx.windows():
-        w = scaled(window, options)
-        rules.append(
-            {
-                "record": f"slo:sli_error:ratio_rate{window}",
-                "expr": f"({ctx.sli.errors(w)})\n/\n({ctx.sli.total(w)})",
-                "labels": labels,
-            }
-        )
-    short = scaled("5m", options)
-    rules += [
-        {"record": "slo:sli_total:rate5m", "expr": ctx.sli.total(short), "labels": labels},
-        {"record": "slo:sli_error:rate5m", "expr": ctx.sli.errors(short), "labels": labels},
-        {
-            "record": "slo:objective:ratio",
-            "expr": f"vector({ctx.slo.objective / 100:.12g})",
-            "labels": labels,
-        },
-        {
-            "record": "slo:error_budget_remaining:ratio",
-            "expr": (
-                f"1 - slo:sli_error:ratio_rate{ctx.slo.peakops.period}{ctx.selector}"
-                f" / {ctx.slo.error_budget:.12g}"
-            ),
-            "labels": labels,
-        },
-        {
-            "record": "slo:impact_failed_orders:per_minute",
-            "expr": f"slo:sli_error:rate5m{ctx.selector} * 60 * {ctx.orders_per_failed_event():.6g}",
-            "labels": labels,
-        },
-        {
-            "record": "slo:impact_revenue:per_minute",
-            "expr": (
-                f"slo:impact_failed_orders:per_minute{ctx.selector}\n"
-                f'* on(service) group_left() peakops:average_order_value{{service="{ctx.spec.service}"}}'
-            ),
-            "labels": labels,
-        },
+def reachability_warnings(ctx: SLOContext) -> list[str]:
+    return [
+        f"{ctx.where}: objective: the {severity} tier {humanize_factor(f)}x over {t.long} needs more than "
+        f"{float(Decimal(repr(f)) * ctx.budget):.0%} errors and can never fire; the alert's other tiers can"
+        for severity in ("page", "ticket")
+        for t, f in unreachable_tiers(ctx, severity)
     ]
+
+
+def ratio_rule(ctx: SLOContext, window: str, options: Options) -> dict[str, Any]:
+    w = scaled(window, options)
+    labels = {**ctx.series_labels, "sloth_window": window}
+    if window == ctx.slo.peakops.period and not ctx.sli.counted:
+        # A raw SLI is a ratio: over the period, the average of its 5m ratios (as Sloth computes it).
+        expr = (
+            f"sum_over_time(slo:sli_error:ratio_rate5m{ctx.selector}[{w}])\n"
+            f"/ ignoring (sloth_window)\ncount_over_time(slo:sli_error:ratio_rate5m{ctx.selector}[{w}])"
+        )
+    else:
+        expr = ctx.sli.ratio(w)
+    return {"record": f"slo:sli_error:ratio_rate{window}", "expr": expr, "labels": labels}
+
+
+def sli_recordings(ctx: SLOContext, options: Options) -> list[dict[str, Any]]:
+    rules = [ratio_rule(ctx, window, options) for window in ctx.windows()]
+    if ctx.sli.counted:
+        short = scaled("5m", options)
+        rules += [
+            {"record": "slo:sli_total:rate5m", "expr": ctx.sli.total(short), "labels": ctx.series_labels},
+            {"record": "slo:sli_error:rate5m", "expr": ctx.sli.errors(short), "labels": ctx.series_labels},
+        ]
     return rules
 
 
-def _burn_condition(ctx: SLOContext, tiers: list[tuple[BurnTier, float]]) -> str:
-    budget = ctx.slo.error_budget
+def meta_recordings(ctx: SLOContext) -> list[dict[str, Any]]:
+    """Sloth's metadata recordings (the dashboards read them), then peakops' impact."""
+    sel, labels = ctx.selector, ctx.series_labels
+    on = "on(sloth_id, sloth_slo, sloth_service) group_left"
+    objective = 1 - ctx.budget
+    rules: list[dict[str, Any]] = [
+        {"record": "slo:objective:ratio", "expr": f"vector({number(objective)})", "labels": labels},
+        {"record": "slo:error_budget:ratio", "expr": f"vector({number(ctx.budget)})", "labels": labels},
+        {
+            "record": "slo:time_period:days",
+            "expr": f"vector({number(Decimal(ctx.slo.peakops.period_delta.total_seconds()) / 86400)})",
+            "labels": labels,
+        },
+        {
+            "record": "slo:current_burn_rate:ratio",
+            "expr": f"slo:sli_error:ratio_rate5m{sel}\n/ {on}\nslo:error_budget:ratio{sel}",
+            "labels": labels,
+        },
+        {
+            "record": "slo:period_burn_rate:ratio",
+            "expr": (
+                f"slo:sli_error:ratio_rate{ctx.slo.peakops.period}{sel}\n/ {on}\nslo:error_budget:ratio{sel}"
+            ),
+            "labels": labels,
+        },
+        {
+            "record": "slo:period_error_budget_remaining:ratio",
+            "expr": f"1 - slo:period_burn_rate:ratio{sel}",
+            "labels": labels,
+        },
+        {
+            "record": "sloth_slo_info",
+            "expr": "vector(1)",
+            "labels": {
+                **labels,
+                "sloth_mode": "cli-gen-prom" if ctx.api == "prometheus/v1" else "cli-gen-k8s",
+                "sloth_objective": f"{ctx.slo.objective:g}",
+                "sloth_spec": ctx.api,
+                "sloth_version": SLOTH_VERSION,
+            },
+        },
+    ]
+    effects = ctx.plugins
+    for rule in rules:
+        if rule["record"] == effects.info_metric:  # Sloth's info_labels plugin
+            rule["labels"] = {**rule["labels"], **effects.info_labels}
+    if ctx.has_impact:
+        rules += [
+            {
+                "record": "slo:impact_failed_orders:per_minute",
+                "expr": f"slo:sli_error:rate5m{sel} * 60 * {ctx.orders_per_failed_event():.6g}",
+                "labels": labels,
+            },
+            {
+                "record": "slo:impact_revenue:per_minute",
+                "expr": (
+                    f"slo:impact_failed_orders:per_minute{sel}\n* on(sloth_service) group_left()"
+                    f" peakops:average_order_value{{sloth_service={promql_string(ctx.spec.service)}}}"
+                ),
+                "labels": labels,
+            },
+        ]
+    return rules
+
+
+def burn_condition(ctx: SLOContext, tiers: list[tuple[BurnTier, float]]) -> str:
+    """Sloth's multiwindow, multi-burn-rate expression (short window first), then peakops' volume guard."""
     branches = []
     for tier, factor in tiers:
-        threshold = f"({humanize_factor(factor)} * {budget:.12g})"
-        branches.append(
-            f"(slo:sli_error:ratio_rate{tier.long}{ctx.selector} > {threshold}\n"
-            f" and slo:sli_error:ratio_rate{tier.short}{ctx.selector} > {threshold})"
+        threshold = f"({humanize_factor(factor)} * {number(ctx.budget)})"
+        short, long = (
+            f"max(slo:sli_error:ratio_rate{window}{ctx.selector} > {threshold}) without (sloth_window)"
+            for window in (tier.short, tier.long)
         )
-    condition = "(\n" + "\nor\n".join(branches) + "\n)"
+        branches.append(f"(\n    {short}\n    and\n    {long}\n)")
+    condition = "\nor\n".join(branches)
     minimum = ctx.slo.peakops.min_events_per_second
     if minimum > 0:
         # Ten errors out of twenty requests at 3 a.m. are not an outage worth waking anyone for.
-        condition += f"\nand on(service, slo) slo:sli_total:rate5m{ctx.selector} >= {minimum:g}"
+        condition = f"(\n{condition}\n)\nand on(sloth_id) slo:sli_total:rate5m{ctx.selector} >= {minimum:g}"
     return condition
 
 
 def _query_template(record: str, ctx: SLOContext, fmt: str) -> str:
-    return (
-        f'{{{{ with query `{record}{ctx.selector}` }}}}{{{{ . | first | value | printf "{fmt}" }}}}'
-        "{{ else }}unknown{{ end }}"
-    )
+    query = f"{record}{ctx.selector}".replace("`", "")
+    value = f'{{{{ . | first | value | printf "{fmt}" }}}}'
+    return f"{{{{ with query `{query}` }}}}{value}{{{{ else }}}}unknown{{{{ end }}}}"
 
 
-def impact_annotation(ctx: SLOContext) -> str:
+def impact_annotation(ctx: SLOContext) -> dict[str, str]:
+    """``{"impact": ...}`` when the spec states an impact, else nothing (a plain Sloth spec has none)."""
+    if not ctx.has_impact:
+        return {}
     currency = ctx.plan.products[0].currency if ctx.plan else ""
-    return (
-        f"~{_query_template('slo:impact_failed_orders:per_minute', ctx, '%.1f')} failed orders/min, "
-        f"~{currency + ' ' if currency else ''}"
-        f"{_query_template('slo:impact_revenue:per_minute', ctx, '%.0f')} revenue/min "
-        "at the current error rate"
-    )
+    return {
+        "impact": (
+            f"~{_query_template('slo:impact_failed_orders:per_minute', ctx, '%.1f')} failed orders/min, "
+            f"~{currency + ' ' if currency else ''}"
+            f"{_query_template('slo:impact_revenue:per_minute', ctx, '%.0f')} revenue/min "
+            "at the current error rate"
+        )
+    }
 
 
 def _tier_text(tiers: list[tuple[BurnTier, float]]) -> str:
-    return " or ".join(f"{humanize_factor(f)}x over {t.long} and {t.short}" for t, f in tiers)
+    return " or ".join(f"{humanize_factor(f)}x over {t.short} and {t.long}" for t, f in tiers)
+
+
+def burn_alert(ctx: SLOContext, severity: Severity) -> dict[str, Any] | None:
+    alerting = ctx.slo.alerting
+    alert = alerting.page_alert if severity == "page" else alerting.ticket_alert
+    tiers = ctx.tiers(severity)
+    if not tiers:
+        return None
+    assert alerting.name is not None  # required while an alert is enabled
+    # The user's labels as written, severity included, and no severity of ours: as Sloth does.
+    # sloth_severity (page or ticket), as Sloth sets it, is what Alertmanager routes on.
+    labels = {**alerting.labels, **alert.labels, "sloth_severity": severity}
+    if ctx.slo.peakops.campaign:
+        assert ctx.plan is not None
+        labels["campaign"] = ctx.plan.name
+    description = go_template_text(ctx.slo.description.strip()) + " " if ctx.slo.description else ""
+    annotations = {
+        "title": (
+            f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget burn "
+            "rate is too fast."
+        ),
+        # Sloth's default summary, word for word (the dashboards and runbooks of its users quote it).
+        "summary": SLOTH_SUMMARY,
+        "description": (
+            f"{description}{{{{ $value | humanizePercentage }}}} of valid events failed over the short "
+            "window; "
+            f"the objective is {ctx.slo.objective:g}% over {ctx.slo.peakops.period}. "
+            f"Fires at {_tier_text(tiers)}."
+        ),
+        **impact_annotation(ctx),
+        "runbook_url": alerting.runbook_url,
+        **alerting.annotations,
+        **alert.annotations,
+    }
+    return {
+        "alert": alerting.name,
+        "expr": burn_condition(ctx, tiers),
+        "labels": labels,
+        "annotations": annotations,
+    }
+
+
+def sli_missing(ctx: SLOContext) -> dict[str, Any]:
+    """No data: the SLO is blind and no burn alert of it can fire."""
+    series = "slo:sli_total:rate5m" if ctx.sli.counted else "slo:sli_error:ratio_rate5m"
+    return {
+        "alert": "SLIMissing",
+        "expr": f"absent({series}{ctx.selector})",
+        "for": ABSENT_FOR,
+        "labels": {**ctx.series_labels, "severity": "ticket"},
+        "annotations": {
+            "summary": f"{ctx.display}: the SLI has no data",
+            "description": (
+                f"No valid events for SLO {ctx.display} for {ABSENT_FOR}: the metric is gone or renamed, or "
+                "its target is not scraped. Burn-rate alerts for this SLO cannot fire."
+            ),
+            "runbook_url": ctx.slo.alerting.runbook_url,
+        },
+    }
 
 
 def alert_rules(ctx: SLOContext) -> list[dict[str, Any]]:
-    rules: list[dict[str, Any]] = []
-    alerting = ctx.slo.alerting
-    for severity, alert in (("page", alerting.page_alert), ("ticket", alerting.ticket_alert)):
-        tiers = ctx.tiers(severity)
-        if alert.disable or not tiers:
-            continue
-        labels = {**ctx.extra_labels, **alerting.labels, **alert.labels, "severity": severity}
-        if ctx.slo.peakops.campaign:
-            assert ctx.plan is not None
-            labels["campaign"] = ctx.plan.name
-        speed = "fast" if severity == "page" else "steadily"
-        annotations = {
-            "summary": f"{ctx.spec.service} {ctx.slo.name}: error budget burning {speed}",
-            "description": (
-                f"{ctx.slo.description.strip() + ' ' if ctx.slo.description else ''}"
-                "{{ $value | humanizePercentage }} of valid events failed over the long window; "
-                f"the objective is {ctx.slo.objective:g}% over {ctx.slo.peakops.period}. "
-                f"Fires at {_tier_text(tiers)}."
-            ),
-            "impact": impact_annotation(ctx),
-            **alerting.annotations,
-            **alert.annotations,
-        }
-        rules.append(
-            {
-                "alert": alerting.name,
-                "expr": _burn_condition(ctx, tiers),
-                "labels": labels,
-                "annotations": annotations,
-            }
-        )
-    rules.append(
-        {
-            "alert": "SLIMissing",
-            "expr": f"absent(slo:sli_total:rate5m{ctx.selector})",
-            "for": ABSENT_FOR,
-            "labels": {**ctx.extra_labels, **ctx.labels, "severity": "ticket"},
-            "annotations": {
-                "summary": f"{ctx.spec.service} {ctx.slo.name}: the SLI has no data",
-                "description": (
-                    f"No valid events for SLO {ctx.slo.name} for {ABSENT_FOR}: the metric is gone or "
-                    "renamed, or its target is not scraped. Burn-rate alerts for this SLO cannot fire."
-                ),
-                "runbook_url": alerting.annotations["runbook_url"],
-            },
-        }
-    )
-    return rules
+    burns = [rule for severity in ("page", "ticket") if (rule := burn_alert(ctx, severity)) is not None]
+    return [*burns, sli_missing(ctx)]
 
 
 def _scale_for(rules: list[dict[str, Any]], options: Options) -> list[dict[str, Any]]:
@@ -284,13 +429,15 @@ def business_rules(spec: SLOSpec, plan: CampaignPlan | None) -> list[dict[str, A
     if plan is not None:
         prices = [p.price for p in plan.products if not p.synthetic]
         measured += f"\nor vector({sum(prices) / len(prices):.6g})"
-    return [{"record": "peakops:average_order_value", "expr": measured, "labels": {"service": spec.service}}]
+    labels = {"sloth_service": spec.service}
+    return [{"record": "peakops:average_order_value", "expr": measured, "labels": labels}]
 
 
 def campaign_rules(spec: SLOSpec, plan: CampaignPlan, traffic_slo: str, runbook: str) -> list[dict[str, Any]]:
     """The window comes from the plan through the exporter's gauges, so promtool can move it in a test."""
-    selector = f'{{service="{spec.service}", slo="{traffic_slo}"}}'
-    window = f'{{campaign="{plan.name}"}}'
+    service = promql_string(spec.service)
+    selector = f"{{sloth_service={service}, sloth_slo={promql_string(traffic_slo)}}}"
+    window = f"{{campaign={promql_string(plan.name)}}}"
     return [
         {
             "record": "peakops:campaign_live",
@@ -298,13 +445,13 @@ def campaign_rules(spec: SLOSpec, plan: CampaignPlan, traffic_slo: str, runbook:
                 f"max by (campaign) ((time() >= {metrics.CAMPAIGN_START}{window})"
                 f" and (time() < {metrics.CAMPAIGN_END}{window})) * 0 + 1"
             ),
-            "labels": {"service": spec.service},
+            "labels": {"sloth_service": spec.service},
         },
         {
             "alert": "CampaignTrafficMissing",
             "expr": (
-                f'peakops:campaign_live{{service="{spec.service}"}}\n'
-                f"unless on(service) (slo:sli_total:rate5m{selector} > 0)"
+                f"peakops:campaign_live{{sloth_service={service}}}\n"
+                f"unless on(sloth_service) (slo:sli_total:rate5m{selector} > 0)"
             ),
             "for": TRAFFIC_MISSING_FOR,
             "labels": {"severity": "page"},
@@ -332,9 +479,9 @@ def campaign_slo_rules(ctx: SLOContext, options: Options) -> list[dict[str, Any]
     step = scaled("5m", options)
     length = (ctx.plan.window.end - ctx.plan.window.start).total_seconds() + 600
     span = format_duration(length / options.time_scale)
-    live = f'peakops:campaign_live{{service="{ctx.spec.service}"}}'
+    live = f"peakops:campaign_live{{sloth_service={promql_string(ctx.spec.service)}}}"
     gate = f"and on() ({live} offset {step})"
-    labels = {**ctx.extra_labels, **ctx.labels, "campaign": ctx.plan.name}
+    labels = {**ctx.series_labels, "campaign": ctx.plan.name}
     return [
         {
             "record": "slo:sli_error:ratio_campaign",
@@ -346,7 +493,7 @@ def campaign_slo_rules(ctx: SLOContext, options: Options) -> list[dict[str, Any]
         },
         {
             "record": "slo:campaign_error_budget_remaining:ratio",
-            "expr": f"1 - slo:sli_error:ratio_campaign{ctx.selector} / {ctx.slo.error_budget:.12g}",
+            "expr": f"1 - slo:sli_error:ratio_campaign{ctx.selector} / {number(ctx.budget)}",
             "labels": labels,
         },
         {
@@ -354,13 +501,13 @@ def campaign_slo_rules(ctx: SLOContext, options: Options) -> list[dict[str, Any]
             "expr": f"slo:campaign_error_budget_remaining:ratio{ctx.selector} <= 0\nand on() {live}",
             "labels": {**labels, "severity": "ticket"},
             "annotations": {
-                "summary": f"{ctx.spec.service} {ctx.slo.name}: the campaign's error budget is spent",
+                "summary": f"{ctx.display}: the campaign's error budget is spent",
                 "description": (
                     f"Over the campaign window so far, more than {100 - ctx.slo.objective:.3g}% of valid "
-                    f"events failed: the campaign missed {ctx.slo.name}'s {ctx.slo.objective:g}% objective."
+                    f"events failed: the campaign missed {ctx.display}'s {ctx.slo.objective:g}% objective."
                 ),
-                "runbook_url": ctx.slo.alerting.annotations["runbook_url"],
-                "impact": impact_annotation(ctx),
+                "runbook_url": ctx.slo.alerting.runbook_url,
+                **impact_annotation(ctx),
             },
         },
     ]
@@ -380,42 +527,49 @@ WATCHDOG = {
     },
 }
 
-
-def group_name(*parts: str) -> str:
-    # promtool evaluates groups in name order: "<service>/business" < "<service>/sli/..." < "<service>/slo"
-    # puts recordings before the alerts that read them, as their order in the file says.
-    return "/".join(re.sub(r"[^a-zA-Z0-9_-]", "-", part) for part in parts)
+WATCHDOG_FILE = "watchdog.yml"
 
 
-def rule_groups(contexts: list[SLOContext], options: Options) -> list[dict[str, Any]]:
-    """Recording groups first, then alerts: promtool evaluates groups in order at each step."""
-    groups: list[dict[str, Any]] = []
-    specs: dict[str, tuple[SLOSpec, CampaignPlan | None, list[SLOContext]]] = {}
+def service_file(service: str) -> str:
+    return f"{service}.yml"
+
+
+def slo_file(ctx: SLOContext) -> str:
+    return f"{ctx.sloth_id}.yml"
+
+
+def rule_files(contexts: list[SLOContext], options: Options) -> dict[str, list[dict[str, Any]]]:
+    """File name -> its rule groups: one file per service (business, campaign), one per SLO (Sloth's
+    three groups, and the campaign SLO's), one for the Watchdog. A fixture loads only the files its SLO
+    reads, so promtool evaluates its rules alone."""
+    files: dict[str, list[dict[str, Any]]] = {}
+    by_service: dict[str, list[SLOContext]] = {}
     for ctx in contexts:
-        specs.setdefault(ctx.spec.service, (ctx.spec, ctx.plan, []))[2].append(ctx)
-    for service, (spec, plan, ctxs) in specs.items():
-        groups.append({"name": group_name(service, "business"), "rules": business_rules(spec, plan)})
+        by_service.setdefault(ctx.spec.service, []).append(ctx)
+    for service, ctxs in by_service.items():
+        spec, plan = ctxs[0].spec, ctxs[0].plan
+        groups: list[dict[str, Any]] = []
+        if any(ctx.has_impact for ctx in ctxs):
+            groups.append({"name": f"peakops-{service}-business", "rules": business_rules(spec, plan)})
+        if spec.peakops.campaign is not None and plan is not None:
+            traffic = next(c for c in ctxs if c.slo.name == spec.peakops.campaign.traffic_slo)
+            rules = campaign_rules(spec, plan, traffic.slo.name, traffic.slo.alerting.runbook_url)
+            groups.append({"name": f"peakops-{service}-campaign", "rules": _scale_for(rules, options)})
+        if groups:
+            files[service_file(service)] = groups
         for ctx in ctxs:
-            groups.append(
-                {"name": group_name(service, "sli", ctx.slo.name), "rules": recording_rules(ctx, options)}
-            )
-    for service, (spec, plan, ctxs) in specs.items():
-        alerts: list[dict[str, Any]] = []
-        campaign = spec.peakops.campaign
-        campaign_alerts: list[dict[str, Any]] = []
-        if campaign is not None and plan is not None:
-            traffic = next(c for c in ctxs if c.slo.name == campaign.traffic_slo)
-            live, missing = campaign_rules(
-                spec, plan, campaign.traffic_slo, traffic.slo.alerting.annotations["runbook_url"]
-            )
-            alerts.append(live)  # first: the campaign rules below read it in the same evaluation
-            for ctx in ctxs:
-                if ctx.slo.peakops.campaign:
-                    campaign_alerts += campaign_slo_rules(ctx, options)
-            campaign_alerts.append(missing)
-        for ctx in ctxs:
-            alerts += alert_rules(ctx)
-        alerts += campaign_alerts
-        groups.append({"name": group_name(service, "slo-alerts"), "rules": _scale_for(alerts, options)})
-    groups.append({"name": "watchdog", "rules": [dict(WATCHDOG)]})
-    return groups
+            slo_groups = [
+                {"name": f"sloth-slo-sli-recordings-{ctx.sloth_id}", "rules": sli_recordings(ctx, options)},
+                {"name": f"sloth-slo-meta-recordings-{ctx.sloth_id}", "rules": meta_recordings(ctx)},
+                {"name": f"sloth-slo-alerts-{ctx.sloth_id}", "rules": _scale_for(alert_rules(ctx), options)},
+            ]
+            intervals = ctx.plugins.intervals  # Sloth's rule_intervals plugin
+            for group, kind in zip(slo_groups, ("sli", "meta", "alerts"), strict=True):
+                if kind in intervals:
+                    group["interval"] = scaled(intervals[kind], options)
+            if ctx.slo.peakops.campaign and ctx.sli.counted:
+                rules = _scale_for(campaign_slo_rules(ctx, options), options)
+                slo_groups.append({"name": f"peakops-slo-campaign-{ctx.sloth_id}", "rules": rules})
+            files[slo_file(ctx)] = slo_groups
+    files[WATCHDOG_FILE] = [{"name": "peakops-watchdog", "rules": [dict(WATCHDOG)]}]
+    return files

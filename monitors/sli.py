@@ -23,19 +23,45 @@ FixtureSeries = Callable[[list[float], list[float]], dict[str, list[float]]]
 
 @dataclass(frozen=True)
 class ResolvedSLI:
-    error_query: str  # PromQL with {{.window}}
-    total_query: str
+    """PromQL with {{.window}}: errors and valid events (counts), or only the error ratio (a raw SLI)."""
+
+    error_query: str | None
+    total_query: str | None
     fixture: FixtureSeries | None  # None for free-form Sloth queries: write fixtures by hand
+    ratio_query: str | None = None  # a raw SLI's error ratio
+
+    @property
+    def counted(self) -> bool:
+        """Events are counted (not a raw ratio): the volume guard and the impact can be computed."""
+        return self.error_query is not None and self.total_query is not None
 
     def errors(self, window: str) -> str:
+        assert self.error_query is not None
         return self.error_query.replace(WINDOW_PLACEHOLDER, window)
 
     def total(self, window: str) -> str:
+        assert self.total_query is not None
         return self.total_query.replace(WINDOW_PLACEHOLDER, window)
+
+    def ratio(self, window: str) -> str:
+        if self.ratio_query is not None:
+            return f"({self.ratio_query.replace(WINDOW_PLACEHOLDER, window).strip()})"
+        return f"({self.errors(window).strip()})\n/\n({self.total(window).strip()})"
+
+
+def promql_string(value: str) -> str:
+    """A PromQL string literal (Go's escapes): a label value with a quote or a backslash matches itself."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def regex_alternatives(values: list[str]) -> str:
+    """RE2 alternatives matching exactly these values: each non-alphanumeric character escaped."""
+    return "|".join(re.sub(r"([^A-Za-z0-9_])", r"\\\1", value) for value in values)
 
 
 def _matchers(selector: Mapping[str, str], extra: str = "") -> str:
-    parts = [f'{name}="{value}"' for name, value in sorted(selector.items())]
+    parts = [f"{name}={promql_string(value)}" for name, value in sorted(selector.items())]
     if extra:
         parts.append(extra)
     return "{" + ", ".join(parts) + "}"
@@ -60,18 +86,23 @@ def _check_selector(
             raise SpecError(f"{where}.selector.{name}: {value!r} is not one of {list(values)}")
 
 
+def _known_metrics(query: str, where: str) -> None:
+    """A free-form query may read any metric, but a peakops_* one must be one the shop exports."""
+    known = facts.known_metrics()
+    for name in re.findall(r"\bpeakops_[a-zA-Z0-9_]+", query):
+        if name not in known:
+            raise SpecError(f"{where}: unknown metric {name!r}")
+
+
 def resolve(slo: SLO, where: str) -> ResolvedSLI:
     """`where` prefixes every error: "monitors/slos/shop.yaml: slos[2] (name 'checkout-success'): sli"."""
     sli = slo.sli
+    if sli.raw is not None:
+        _known_metrics(sli.raw.error_ratio_query, f"{where}.raw.error_ratio_query")
+        return ResolvedSLI(None, None, None, ratio_query=sli.raw.error_ratio_query)
     if sli.events is not None:
-        known = facts.known_metrics()
-        for field, query in (
-            ("error_query", sli.events.error_query),
-            ("total_query", sli.events.total_query),
-        ):
-            for name in re.findall(r"\bpeakops_[a-zA-Z0-9_]+", query):
-                if name not in known:
-                    raise SpecError(f"{where}.events.{field}: unknown metric {name!r}")
+        _known_metrics(sli.events.error_query, f"{where}.events.error_query")
+        _known_metrics(sli.events.total_query, f"{where}.events.total_query")
         return ResolvedSLI(sli.events.error_query, sli.events.total_query, None)
 
     if sli.outcomes is not None:
@@ -98,11 +129,11 @@ def resolve(slo: SLO, where: str) -> ResolvedSLI:
                 f"{at}: {unclassed} must be classed as good, bad or invalid, or they would be "
                 "silently left out of the SLI"
             )
-        bad = "|".join(spec.bad)
-        valid = "|".join([*spec.good, *spec.bad])
+        bad = regex_alternatives(spec.bad)
+        valid = regex_alternatives([*spec.good, *spec.bad])
         window = f"[{WINDOW_PLACEHOLDER}]"
-        bad_matchers = _matchers(spec.selector, spec.label + '=~"' + bad + '"')
-        valid_matchers = _matchers(spec.selector, spec.label + '=~"' + valid + '"')
+        bad_matchers = _matchers(spec.selector, f"{spec.label}=~{promql_string(bad)}")
+        valid_matchers = _matchers(spec.selector, f"{spec.label}=~{promql_string(valid)}")
         error_query = f"(sum(rate({spec.metric}{bad_matchers}{window})) or vector(0))"
         total_query = f"sum(rate({spec.metric}{valid_matchers}{window}))"
         good_series = _series(spec.metric, {**spec.selector, spec.label: spec.good[0]})
@@ -130,7 +161,7 @@ def resolve(slo: SLO, where: str) -> ResolvedSLI:
     le = facts.le_label(spec_l.threshold_seconds)
     window = f"[{WINDOW_PLACEHOLDER}]"
     count = f"{spec_l.metric}_count{_matchers(spec_l.selector)}"
-    bucket = f"{spec_l.metric}_bucket" + _matchers(spec_l.selector, 'le="' + le + '"')
+    bucket = f"{spec_l.metric}_bucket" + _matchers(spec_l.selector, f"le={promql_string(le)}")
     total_query = f"sum(rate({count}{window}))"
     error_query = f"(sum(rate({count}{window})) - sum(rate({bucket}{window})))"
     count_series = _series(f"{spec_l.metric}_count", spec_l.selector)

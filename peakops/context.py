@@ -14,14 +14,14 @@ Raises PlanError or SpecError (messages name the file and the field) when either
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from peakops import metrics
 from peakops.paths import DEFAULT_PLAN, SPECS_DIR
 from peakops.plan import CampaignPlan, load_plan
-from peakops.slo import SLO, SLOSpec, load_specs
+from peakops.slo import SLO, SLOSpec, SpecSource, load_specs
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class Objective:
         return round(self.slo.objective / 100, 12)
 
     @property
-    def alert_name(self) -> str:
+    def alert_name(self) -> str | None:
+        """None when the SLO's alerts are disabled."""
         return self.slo.alerting.name
 
     def __str__(self) -> str:
@@ -48,11 +49,12 @@ class CampaignContext:
     plan_path: Path
     plan: CampaignPlan
     specs_dir: Path
-    specs: Mapping[Path, SLOSpec]
+    specs: Sequence[SpecSource]
 
     def checkout_objective(self) -> Objective | None:
         """The SLO on all checkout outcomes (no selector), or None when no spec has one."""
-        for spec in self.specs.values():
+        for source in self.specs:
+            spec = source.spec
             for slo in spec.slos:
                 outcomes = slo.sli.outcomes
                 if outcomes is not None and outcomes.metric == metrics.CHECKOUTS and not outcomes.selector:
@@ -63,4 +65,4 @@ class CampaignContext:
 def resolve(plan: Path | None = None, specs: Path | None = None) -> CampaignContext:
     plan_path = plan or DEFAULT_PLAN
     specs_dir = specs or SPECS_DIR
-    return CampaignContext(plan_path, load_plan(plan_path), specs_dir, load_specs(specs_dir))
+    return CampaignContext(plan_path, load_plan(plan_path), specs_dir, tuple(load_specs(specs_dir)))

@@ -21,11 +21,11 @@ def describe_location(data: Any, loc: Sequence[int | str], keys: Sequence[str]) 
     path = ""
     hint = ""
     node = data
-    for index, item in enumerate(loc):
+    for _index, item in enumerate(loc):
         if isinstance(item, int):
             path += f"[{item}]"
             node = node[item] if isinstance(node, list) and item < len(node) else None
-            if isinstance(node, dict) and index < len(loc) - 1:
+            if isinstance(node, dict):
                 for key in keys:
                     if key in node:
                         hint = f" ({key} {node[key]!r})"
@@ -38,7 +38,7 @@ def describe_location(data: Any, loc: Sequence[int | str], keys: Sequence[str]) 
             else:
                 path += f".{item}" if path else str(item)
             node = node.get(item) if isinstance(node, dict) else None
-    return path or "<top level>"
+    return path + hint or "<top level>"
 
 
 def format_errors(exc: ValidationError, data: Any, source: str, keys: Sequence[str]) -> str:

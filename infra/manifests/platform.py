@@ -47,7 +47,8 @@ def observability(config: StackConfig) -> list[Manifest]:
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": meta("peakops-prometheus-rules", config.namespace, "prometheus"),
-            "data": {"rules.yml": (GENERATED_DIR / "rules.yml").read_text()},
+            # One key per rule file: mounted as a directory, Prometheus loads rules/*.yml as generated.
+            "data": {path.name: path.read_text() for path in sorted((GENERATED_DIR / "rules").glob("*.yml"))},
         }
         return [rules, alertmanager]
     rule = yaml.safe_load((GENERATED_DIR / "prometheusrule.yaml").read_text())

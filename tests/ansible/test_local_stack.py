@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from cli.demo import checkout_stream, pages
-from peakops.paths import REPO_ROOT
+from peakops.paths import GENERATED_DIR, REPO_ROOT
 
 BIN = Path(sys.executable).parent
 RECAP = re.compile(r"localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
@@ -146,11 +146,16 @@ def test_prometheus_scrapes_every_target_and_loads_the_generated_rules(stack: St
     }
     assert jobs == {"app", "haproxy", "exporter", "prometheus", "alertmanager"}
     groups = httpx.get(f"{PROMETHEUS}/api/v1/rules", timeout=5).json()["data"]["groups"]
-    assert "shop/slo-alerts" in {g["name"] for g in groups}
+    # Every generated file is loaded: one per service, per SLO, and the watchdog.
+    generated = sorted(p.name for p in (GENERATED_DIR / "rules").glob("*.yml"))
+    assert {Path(g["file"]).name for g in groups} == set(generated)
+    assert "sloth-slo-alerts-shop-checkout-success" in {g["name"] for g in groups}
     # The rehearsal copy: windows compressed, as the header of the installed rules says.
-    installed = (stack.directory / "monitoring" / "prometheus" / "rules.yml").read_text()
-    assert "compressed 60x" in installed
-    assert "[5s]" in installed
+    installed = sorted((stack.directory / "monitoring" / "prometheus" / "rules").glob("*.yml"))
+    assert [p.name for p in installed] == generated
+    text = (stack.directory / "monitoring" / "prometheus" / "rules" / "shop-checkout-success.yml").read_text()
+    assert "compressed 60x" in text
+    assert "[5s]" in text
 
 
 def inbox() -> list[dict[str, Any]]:

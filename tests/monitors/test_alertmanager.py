@@ -35,15 +35,25 @@ def test_amtool_check_config() -> None:
 @pytest.mark.parametrize(
     ("labels", "receivers"),
     [
-        (["severity=page", "service=shop", "slo=checkout-success"], "pager"),
-        (["severity=ticket", "service=shop", "slo=landing-latency"], "chat"),
+        (["sloth_severity=page", "sloth_service=shop", "sloth_slo=checkout-success"], "pager"),
+        (["sloth_severity=ticket", "sloth_service=shop", "sloth_slo=landing-latency"], "chat"),
+        # A Sloth spec's own severity does not route: sloth_severity does.
+        (["sloth_severity=page", "severity=critical"], "pager"),
+        (["sloth_severity=ticket", "severity=page"], "chat"),
+        # peakops' own alerts (SLIMissing, saturation) carry severity only.
+        (["alertname=SLIMissing", "severity=ticket"], "chat"),
+        (["alertname=HostCPUSaturated", "severity=page"], "pager"),
         # Inside the campaign window this ticket pages; outside it the pager route is muted, and it
         # continues to chat either way. amtool ignores time, so it shows both.
         (
-            ["severity=ticket", "service=shop", "slo=checkout-success", "campaign=spring-glow-drop"],
+            ["sloth_severity=ticket", "sloth_slo=checkout-success", "campaign=spring-glow-drop"],
             "pager,chat",
         ),
-        (["severity=ticket", "campaign=another-campaign"], "chat"),
+        (
+            ["alertname=CampaignErrorBudgetExhausted", "severity=ticket", "campaign=spring-glow-drop"],
+            "pager,chat",
+        ),
+        (["sloth_severity=ticket", "campaign=another-campaign"], "chat"),
         (["alertname=Watchdog", "severity=none"], "watchdog"),
         (["alertname=SomethingUnrouted"], "chat"),
     ],
@@ -56,10 +66,14 @@ def test_amtool_routes(labels: list[str], receivers: str) -> None:
 
 def test_the_campaign_route_is_active_only_in_the_window() -> None:
     result = amtool("config", "routes", f"--config.file={CONFIG}")
-    assert '{campaign="spring-glow-drop",severity="ticket"}  continue: true  receiver: pager' in result.stdout
+    assert (
+        '{campaign="spring-glow-drop",sloth_severity="ticket"}  continue: true  receiver: pager'
+        in result.stdout
+    ), result.stdout
     config = yaml.safe_load(CONFIG.read_text())
     campaign = [r for r in config["route"]["routes"] if 'campaign="spring-glow-drop"' in r["matchers"]]
-    assert campaign[0]["active_time_intervals"] == ["campaign-spring-glow-drop"]
+    assert len(campaign) == 2
+    assert all(r["active_time_intervals"] == ["campaign-spring-glow-drop"] for r in campaign)
     assert [i["name"] for i in config["time_intervals"]] == ["campaign-spring-glow-drop"]
 
 
@@ -133,14 +147,14 @@ def test_a_real_alertmanager_pages_campaign_tickets_only_inside_the_window(tmp_p
         serving("127.0.0.1", inbox_port, store),
         run_service(command, tmp_path / "alertmanager.log", f"{url}/-/ready", cwd=config_dir),
     ):
-        base = {"service": "shop", "severity": "ticket"}
+        base = {"sloth_service": "shop", "sloth_severity": "ticket"}
         post_alerts(
             url,
-            {**base, "alertname": "LiveTicket", "slo": "a", "campaign": "live-now"},
-            {**base, "alertname": "LaterTicket", "slo": "b", "campaign": "next-week"},
+            {**base, "alertname": "LiveTicket", "sloth_id": "shop-a", "campaign": "live-now"},
+            {**base, "alertname": "LaterTicket", "sloth_id": "shop-b", "campaign": "next-week"},
             # A page and a ticket of the same SLO: the ticket is inhibited.
-            {"alertname": "Burn", "service": "shop", "slo": "c", "severity": "page"},
-            {"alertname": "Burn", "service": "shop", "slo": "c", "severity": "ticket"},
+            {"alertname": "Burn", "sloth_service": "shop", "sloth_id": "shop-c", "sloth_severity": "page"},
+            {"alertname": "Burn", "sloth_service": "shop", "sloth_id": "shop-c", "sloth_severity": "ticket"},
         )
 
         def delivered() -> dict[str, set[str]]:

@@ -297,7 +297,7 @@ def test_the_exporter_process_runs_synthetic_journeys_kept_out_of_business_figur
         # the generated rules select on is among them.
         exposed = {name for name, _ in samples}
         assert exposed == metrics.series_names(metrics.EXPORTER)
-        rules = (GENERATED_DIR / "rules.yml").read_text()
+        rules = "".join(p.read_text() for p in (GENERATED_DIR / "rules").glob("*.yml"))
         selected = {name for name in re.findall(r"\bpeakops_[a-z_]+", rules) if name in facts.known_metrics()}
         from_exporter = selected - metrics.series_names(metrics.APP)
         assert from_exporter, "the rules select on no exporter metric: the check below would be empty"

@@ -20,8 +20,9 @@ ALERTMANAGER = {
             "status": "firing",
             "labels": {
                 "alertname": "CheckoutSuccessBudgetBurn",
-                "severity": "page",
-                "slo": "checkout-success",
+                "severity": "critical",  # a spec's own value: sloth_severity is what is shown
+                "sloth_severity": "page",
+                "sloth_slo": "checkout-success",
             },
         }
     ],

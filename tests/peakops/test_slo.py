@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -61,15 +62,16 @@ slos:
         labels: {slack_channel: "#alerts-myteam"}
 """
     spec = parse_spec(sloth, "sloth.yaml")
-    assert spec.slos[0].error_budget == pytest.approx(0.001)
+    assert spec.slos[0].error_budget == Decimal("0.001")  # exact, not 1 - 0.999 in floats
 
 
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
         (
-            lambda d: d["slos"][4]["alerting"]["annotations"].pop("runbook_url"),
-            "slos[4] (name 'checkout-success'): alerting.annotations: runbook_url is required",
+            lambda d: d["slos"][4]["alerting"]["annotations"].update(runbook_url="not a link"),
+            "slos[4] (name 'checkout-success'): alerting.annotations: runbook_url 'not a link' is "
+            "neither a URL nor a path",
         ),
         (
             lambda d: d["slos"][2].update(objective=100),
@@ -80,12 +82,25 @@ slos:
             "slos[1] (name 'Landing Latency'): name: String should match pattern",
         ),
         (
-            lambda d: d["slos"][0]["sli"].update(raw={"error_ratio_query": "x"}),
-            "slos[0] (name 'landing-availability'): sli: raw: an error-ratio query cannot be weighted",
+            lambda d: d["slos"][0].update(
+                sli={"raw": {"error_ratio_query": "1 - avg_over_time(up[{{.window}}])"}}
+            ),
+            "slos[0] (name 'landing-availability'): peakops.impact: a raw SLI is a ratio",
         ),
         (
-            lambda d: d["slos"][0]["alerting"].update(labels={"severity": "critical"}),
-            "slos[0] (name 'landing-availability'): alerting.labels: ['severity'] are set by peakops",
+            lambda d: d["slos"][0]["alerting"].update(labels={"sloth_severity": "critical"}),
+            "slos[0] (name 'landing-availability'): alerting.labels: ['sloth_severity'] are set by the "
+            "generator",
+        ),
+        (
+            lambda d: d["slos"][0]["alerting"].pop("name"),
+            "slos[0] (name 'landing-availability'): alerting: name: required while the page or the ticket "
+            "alert is enabled",
+        ),
+        (
+            lambda d: d["slos"][0]["sli"].update(plugin={"id": "x"}),
+            "slos[0] (name 'landing-availability'): sli: plugin: Sloth SLI plugins are Go code peakops "
+            "cannot run",
         ),
         (
             lambda d: d.update(version="prometheus/v2"),
@@ -150,9 +165,9 @@ def test_events_query_needs_the_window_placeholder() -> None:
             "slos[5] (name 'payment-authorisation'): sli.outcomes.metric: 'peakops_payments_total' is not",
         ),
         (
-            lambda d: d["slos"][2].update(objective=90),
-            "slos[2] (name 'checkout-availability'): objective: 90.0% leaves a budget of 0.1; the page burn "
-            "of 14.4x over 1h would need more than 100% errors",
+            lambda d: d["slos"][2].update(objective=50),
+            "slos[2] (name 'checkout-availability'): objective: 50.0% leaves a budget of 0.5; the page burns "
+            "of 14.4x over 1h and 6x over 6h would all need more than 100% errors",
         ),
         (
             lambda d: d["slos"][6]["alerting"]["annotations"].update(runbook_url="docs/runbooks/nope.md"),
@@ -186,25 +201,269 @@ def test_events_query_with_an_unknown_metric(tmp_path: Path) -> None:
 
 def test_malformed_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     data = shop_data()
-    data["slos"][4]["alerting"]["annotations"].pop("runbook_url")
+    data["slos"][4]["objective"] = 100
     specs = write_spec(tmp_path, data)
     out = tmp_path / "generated"
     out.mkdir()
-    (out / "rules.yml").write_text("previous rules\n")
+    (out / "rules").mkdir()
+    (out / "rules" / "shop.yml").write_text("previous rules\n")
     result = CliRunner().invoke(app, ["slo", "generate", "--specs", str(specs), "--out", str(out)])
     assert result.exit_code == 2
-    assert "runbook_url is required" in result.output
+    assert "objective: Input should be less than 100" in result.output
     assert "checkout-success" in result.output
-    assert [p.name for p in out.iterdir()] == ["rules.yml"]
-    assert (out / "rules.yml").read_text() == "previous rules\n"
+    assert [str(p.relative_to(out)) for p in out.rglob("*")] == ["rules", "rules/shop.yml"]
+    assert (out / "rules" / "shop.yml").read_text() == "previous rules\n"
 
 
 def test_generate_replaces_the_tree_whole(tmp_path: Path) -> None:
     out = tmp_path / "generated"
-    out.mkdir()
-    (out / "stale.yml").write_text("from an SLO that was deleted\n")
+    (out / "rules").mkdir(parents=True)
+    (out / "rules" / "shop-deleted-slo.yml").write_text("from an SLO that was deleted\n")
     result = CliRunner().invoke(app, ["slo", "generate", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert not (out / "stale.yml").exists()
-    assert (out / "rules.yml").read_text().startswith("# Generated from monitors/slos/shop.yaml")
+    assert not (out / "rules" / "shop-deleted-slo.yml").exists()
+    text = (out / "rules" / "shop-checkout-success.yml").read_text()
+    assert text.startswith("# Generated from monitors/slos/shop.yaml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]  # no staging dir left behind
+
+
+# --- Sloth's forms, accepted as they are (Sloth's own examples: tests/monitors/test_sloth.py) ---
+
+PLAIN = """
+version: prometheus/v1
+service: {service}
+labels: {{owner: myteam, tier: 2, generated: true}}
+slos:
+  - name: requests-availability
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{{code=~"5.."}}[{{{{.window}}}}]))
+        total_query: sum(rate(http_requests_total[{{{{.window}}}}]))
+    alerting:
+      name: HighErrorRate
+      page_alert:
+        labels: {{severity: critical, routing_key: myteam}}
+      ticket_alert:
+        labels: {{severity: warning}}
+"""
+
+
+def generated(specs: Path) -> dict[str, str]:
+    from monitors.generate import Settings, render
+
+    return render(resolve(specs=specs), Settings())
+
+
+def alerts_of(text: str) -> list[dict]:  # type: ignore[type-arg]
+    return [r for g in yaml.safe_load(text)["groups"] for r in g["rules"] if "alert" in r]
+
+
+def test_multi_document_files_and_scalar_labels(tmp_path: Path) -> None:
+    specs = tmp_path / "slos"
+    specs.mkdir()
+    (specs / "two.yml").write_text(PLAIN.format(service="api") + "---\n" + PLAIN.format(service="web"))
+    files = generated(specs)
+    assert {"rules/api-requests-availability.yml", "rules/web-requests-availability.yml"} <= set(files)
+    info = next(
+        r
+        for g in yaml.safe_load(files["rules/web-requests-availability.yml"])["groups"]
+        for r in g["rules"]
+        if r.get("record") == "sloth_slo_info"
+    )
+    # YAML scalars become label values as Go's decoder writes them.
+    assert (info["labels"]["tier"], info["labels"]["generated"]) == ("2", "true")
+
+
+def test_a_service_defined_twice_is_named_with_both_documents(tmp_path: Path) -> None:
+    specs = tmp_path / "slos"
+    specs.mkdir()
+    (specs / "two.yml").write_text(PLAIN.format(service="api") + "---\n" + PLAIN.format(service="api"))
+    with pytest.raises(
+        SpecError,
+        match=r"two.yml \(document 2\): service: 'api' is also defined in .*two.yml "
+        r"\(document 1\)",
+    ):
+        generated(specs)
+
+
+def test_the_users_severity_is_kept_and_sloth_severity_routes(tmp_path: Path) -> None:
+    specs = tmp_path / "slos"
+    specs.mkdir()
+    (specs / "api.yml").write_text(PLAIN.format(service="api"))
+    page, ticket, missing = alerts_of(generated(specs)["rules/api-requests-availability.yml"])
+    assert page["labels"] == {"severity": "critical", "routing_key": "myteam", "sloth_severity": "page"}
+    assert ticket["labels"] == {"severity": "warning", "sloth_severity": "ticket"}
+    assert missing["alert"] == "SLIMissing"
+
+
+def test_the_kubernetes_form_generates_the_same_rules(tmp_path: Path) -> None:
+    plain = yaml.safe_load(PLAIN.format(service="api"))
+    k8s = {
+        "apiVersion": "sloth.slok.dev/v1",
+        "kind": "PrometheusServiceLevel",
+        "metadata": {"name": "api", "namespace": "default"},
+        "spec": {
+            "service": "api",
+            "labels": plain["labels"],
+            "slos": [
+                {
+                    "name": "requests-availability",
+                    "objective": 99.9,
+                    "sli": {
+                        "events": {
+                            "errorQuery": plain["slos"][0]["sli"]["events"]["error_query"],
+                            "totalQuery": plain["slos"][0]["sli"]["events"]["total_query"],
+                        }
+                    },
+                    "alerting": {
+                        "name": "HighErrorRate",
+                        "pageAlert": {"labels": {"severity": "critical", "routing_key": "myteam"}},
+                        "ticketAlert": {"labels": {"severity": "warning"}},
+                    },
+                }
+            ],
+        },
+    }
+    for name, data in (("plain", plain), ("k8s", k8s)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "api.yml").write_text(yaml.safe_dump(data))
+    plain_rules = generated(tmp_path / "plain")["rules/api-requests-availability.yml"]
+    k8s_rules = generated(tmp_path / "k8s")["rules/api-requests-availability.yml"]
+    # Only the info metric says which form the spec was written in, as Sloth's does.
+    assert k8s_rules.replace("sloth.slok.dev/v1", "prometheus/v1").replace("cli-gen-k8s", "cli-gen-prom") == (
+        plain_rules.replace(str(tmp_path / "plain"), str(tmp_path / "k8s"))
+    )
+    assert "sloth_spec: sloth.slok.dev/v1" in k8s_rules
+
+
+def test_alerting_without_annotations_or_runbook_warns_and_links_the_default(tmp_path: Path) -> None:
+    data = shop_data()
+    del data["slos"][4]["alerting"]["annotations"]
+    specs = write_spec(tmp_path, data)
+    result = CliRunner().invoke(
+        app, ["slo", "generate", "--specs", str(specs), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.output
+    assert (
+        "slos[4] (name 'checkout-success'): alerting.annotations.runbook_url: not set; the alerts link "
+        "docs/runbooks/slo-burn.md" in result.output
+    )
+    rules = (tmp_path / "out" / "rules" / "shop-checkout-success.yml").read_text()
+    assert all(a["annotations"]["runbook_url"] == "docs/runbooks/slo-burn.md" for a in alerts_of(rules))
+
+
+def test_alerting_without_name_when_both_alerts_are_disabled(tmp_path: Path) -> None:
+    data = yaml.safe_load(PLAIN.format(service="api"))
+    data["slos"][0]["alerting"] = {"page_alert": {"disable": True}, "ticket_alert": {"disable": True}}
+    specs = tmp_path / "slos"
+    specs.mkdir()
+    (specs / "api.yml").write_text(yaml.safe_dump(data))
+    (missing,) = alerts_of(generated(specs)["rules/api-requests-availability.yml"])
+    assert missing["alert"] == "SLIMissing"
+
+
+def test_objective_90_with_the_page_disabled_is_accepted(tmp_path: Path) -> None:
+    """The enabled ticket tiers (3x and 1x of a 10% budget) can fire; the disabled page is not checked."""
+    data = shop_data()
+    data["slos"][2]["objective"] = 90
+    data["slos"][2]["alerting"]["page_alert"] = {"disable": True}
+    files = generated(write_spec(tmp_path, data))
+    (ticket, _) = alerts_of(files["rules/shop-checkout-availability.yml"])[:2]
+    assert ticket["labels"]["sloth_severity"] == "ticket"
+    assert "(3 * 0.1)" in ticket["expr"]
+    assert "(1 * 0.1)" in ticket["expr"]
+
+
+def test_a_budget_too_small_for_floats_is_written_exactly(tmp_path: Path) -> None:
+    data = shop_data()
+    data["slos"][2]["objective"] = 99.99999999999999
+    text = generated(write_spec(tmp_path, data))["rules/shop-checkout-availability.yml"]
+    assert "/ 0\n" not in text
+    assert "* 0)" not in text
+    # 100 - 99.99999999999999 in decimal arithmetic: 1E-14 of a percent.
+    assert "vector(1E-16)" in text
+    assert "(14.4 * 1E-16)" in text
+
+
+def test_raw_sli_as_sloth_generates_it(tmp_path: Path) -> None:
+    data = yaml.safe_load(PLAIN.format(service="api"))
+    data["slos"][0]["sli"] = {"raw": {"error_ratio_query": "1 - avg_over_time(up[{{.window}}])"}}
+    specs = tmp_path / "slos"
+    specs.mkdir()
+    (specs / "api.yml").write_text(yaml.safe_dump(data))
+    rules = yaml.safe_load(generated(specs)["rules/api-requests-availability.yml"])
+    records = {r["record"]: r["expr"] for g in rules["groups"] for r in g["rules"] if "record" in r}
+    assert records["slo:sli_error:ratio_rate1h"] == "(1 - avg_over_time(up[1h]))"
+    # The period is the average of the 5m ratios, as Sloth computes it (a ratio has no counts to sum).
+    assert records["slo:sli_error:ratio_rate30d"].startswith("sum_over_time(slo:sli_error:ratio_rate5m{")
+    assert "slo:sli_total:rate5m" not in records
+
+
+@pytest.mark.parametrize(
+    ("chain", "expected"),
+    [
+        ({"chain": [{"id": "sloth.dev/contrib/remove_labels/v1"}]}, "not a plugin peakops implements"),
+        (
+            {"overridePrevious": True, "chain": [{"id": "sloth.dev/core/sli_rules/v1"}]},
+            "overridePrevious: the chain drops",
+        ),
+        (
+            {
+                "chain": [
+                    {"id": "sloth.dev/contrib/rule_intervals/v1", "config": {"interval": {"default": "5x"}}}
+                ]
+            },
+            "config.interval.default: '5x' is not a Prometheus duration",
+        ),
+    ],
+)
+def test_unsupported_plugins_are_refused_by_id(chain: dict, expected: str) -> None:  # type: ignore[type-arg]
+    data = yaml.safe_load(PLAIN.format(service="api"))
+    data["slo_plugins"] = chain
+    with pytest.raises(SpecError) as caught:
+        parse_spec(yaml.safe_dump(data), "api.yml")
+    assert expected in str(caught.value)
+    assert "api.yml: slo_plugins" in str(caught.value)
+
+
+def test_info_labels_and_rule_intervals_plugins(tmp_path: Path) -> None:
+    data = yaml.safe_load(PLAIN.format(service="api"))
+    data["slo_plugins"] = {"chain": [{"id": "sloth.dev/core/debug/v1", "config": {"msg": "hi"}}]}
+    data["slos"][0]["plugins"] = {
+        "chain": [
+            {"id": "sloth.dev/contrib/info_labels/v1", "config": {"labels": {"tier_name": "gold"}}},
+            {
+                "id": "sloth.dev/contrib/rule_intervals/v1",
+                "config": {"interval": {"default": "1m", "alert": "30s"}},
+            },
+        ]
+    }
+    specs = tmp_path / "slos"
+    specs.mkdir()
+    (specs / "api.yml").write_text(yaml.safe_dump(data))
+    groups = yaml.safe_load(generated(specs)["rules/api-requests-availability.yml"])["groups"]
+    assert [g.get("interval") for g in groups] == ["1m", "1m", "30s"]
+    info = next(r for r in groups[1]["rules"] if r["record"] == "sloth_slo_info")
+    assert info["labels"]["tier_name"] == "gold"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("apiVersion: openslo/v1alpha\nkind: SLO\n", "OpenSLO specs are not supported"),
+        (
+            "apiVersion: sloth.slok.dev/v2\nkind: PrometheusServiceLevel\nspec: {}\n",
+            "apiVersion/kind: expected",
+        ),
+        ("[1, 2]\n", "expected a mapping"),
+        ("version: prometheus/v1\nservice: a\nslos: [}\n", "not valid YAML"),
+        ("", "empty: expected a spec"),
+    ],
+)
+def test_unreadable_documents_name_the_problem(text: str, expected: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_spec(text, "x.yml")
+    assert str(caught.value).startswith("x.yml: ")
+    assert expected in str(caught.value)
