@@ -56,6 +56,7 @@ from app.responses import (
 from app.runtime import InstrumentedRoute, JSONResponse, ObservabilityMiddleware, Runtime, error_response
 from app.settings import Settings
 from app.shop import PaymentDown, Shop, ShopError
+from peakops.metrics import WebhookResult
 
 # Text that reaches the database: bounded, printable, no NUL (PostgreSQL refuses NUL in text).
 SafeText = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
@@ -128,6 +129,9 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     # A broken seed must stop start-up here, before the server binds its port.
     seed = load_catalog(settings.catalog) if settings.catalog else None
     metrics = AppMetrics(registry)
+    # Every series whose labels are known starts at 0: after a restart, rate() and absent() see them
+    # before the first event, so no SLIMissing for an outcome nothing has produced yet.
+    metrics.start_at_zero(seed, webhook_sources=sorted(settings.webhook_secrets))
     faults = FaultRegistry()
     database = Database(
         settings.resolved_database_url(), settings.database_pool_size, settings.database_max_overflow
@@ -505,21 +509,21 @@ def _webhook_routes(runtime: Runtime) -> APIRouter:
                 settings.webhook_tolerance_seconds,
             )
         except webhooks.SignatureError as exc:
-            counter.labels(source, "rejected").inc()
+            counter.labels(source, WebhookResult.REJECTED).inc()
             return error_response(401, f"invalid signature: {exc}")
         # One parse, by one strict parser: what is stored is what was validated.
         try:
             payload = webhooks.parse_payload(body)
         except webhooks.PayloadError as exc:
-            counter.labels(source, "invalid").inc()
+            counter.labels(source, WebhookResult.INVALID).inc()
             return error_response(422, f"body is not I-JSON (RFC 7493): {exc}")
         try:
             event = WebhookEvent.model_validate(payload)
         except ValueError:
-            counter.labels(source, "invalid").inc()
+            counter.labels(source, WebhookResult.INVALID).inc()
             return error_response(422, "body must be a JSON object with string 'id' and 'type'")
         stored = await runtime.shop.store_event(source, event.id, event.type, payload)
-        counter.labels(source, "accepted" if stored else "duplicate").inc()
+        counter.labels(source, WebhookResult.ACCEPTED if stored else WebhookResult.DUPLICATE).inc()
         if not stored:
             return JSONResponse({"status": "duplicate", "id": event.id}, status_code=200)
         return JSONResponse({"status": "accepted", "id": event.id}, status_code=202)

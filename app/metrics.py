@@ -6,10 +6,20 @@ outcomes come from the enums of peakops/metrics.py, SKUs and influencer slugs fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from app.catalog import CatalogSeed
 from peakops import metrics as names
-from peakops.metrics import LATENCY_BUCKETS
+from peakops.metrics import (
+    LATENCY_BUCKETS,
+    AuthorizationResult,
+    CheckoutOutcome,
+    PaymentError,
+    PromoCheck,
+    WebhookResult,
+)
 
 
 class AppMetrics:
@@ -110,6 +120,33 @@ class AppMetrics:
             ["source", "result"],
             registry=registry,
         )
+
+    def start_at_zero(self, seed: CatalogSeed | None, webhook_sources: Sequence[str] = ()) -> None:
+        """Create, at 0, every labelled series whose label values are known at start: outcomes, results
+        and kinds from the enums of peakops/metrics.py, SKUs, currencies and influencers from the seed,
+        the configured webhook sources. Prometheus' own advice ("Avoid missing metrics",
+        prometheus.io/docs/practices/instrumentation): a series that appears only with its first event
+        is absent until then, and its first increment is lost to rate()."""
+        for outcome in CheckoutOutcome:
+            self.checkouts.labels(outcome)
+        for kind in PaymentError:
+            self.payment_errors.labels(kind)
+        for result in AuthorizationResult:
+            self.payment_authorizations.labels(result)
+        for check in PromoCheck:
+            self.promo_checks.labels(check)
+        for source in webhook_sources:
+            for webhook in WebhookResult:
+                self.webhook_events.labels(source, webhook)
+        if seed is None:
+            return
+        for product in seed.products:
+            self.stockouts.labels(product.sku)
+            if not product.synthetic:
+                self.orders.labels(product.currency)
+                self.order_revenue.labels(product.currency)
+        for influencer in seed.influencers:
+            self.promo_redemptions.labels(influencer.slug)
 
     def collectors(self) -> list[Counter | Gauge | Histogram]:
         return [v for v in vars(self).values() if isinstance(v, Counter | Gauge | Histogram)]

@@ -57,6 +57,13 @@ class PromoCheck(StrEnum):
     ERROR = "error"  # the shop could not check the code: burns the promo SLO's budget
 
 
+class WebhookResult(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"  # the same event id again: acknowledged, stored once
+    REJECTED = "rejected"  # signature or timestamp refused
+    INVALID = "invalid"  # signed, but not a JSON event
+
+
 # --- the app (app/metrics.py) ---
 HTTP_REQUESTS = "peakops_http_requests_total"
 HTTP_REQUEST_DURATION = "peakops_http_request_duration_seconds"  # histogram
