@@ -84,6 +84,7 @@ PORT_VARIABLES = (
     "monitoring_prometheus_port",
     "monitoring_alertmanager_port",
     "monitoring_inbox_port",
+    "node_exporter_port",
 )
 
 
@@ -151,6 +152,7 @@ def endpoints(variables: dict[str, Any]) -> dict[str, Any]:
             f"http://{host}:{port}" for port in variables.get("campaign_app_backup_ports", [])
         ],
         "exporter": f"http://{host}:{variables['sli_exporter_port']}/metrics",
+        "node_exporter": f"http://{host}:{variables['node_exporter_port']}/metrics",
         "prometheus": f"http://{host}:{variables['monitoring_prometheus_port']}",
         "alertmanager": f"http://{host}:{variables['monitoring_alertmanager_port']}",
         "inbox": f"http://{host}:{variables['monitoring_inbox_port']}",
@@ -171,6 +173,7 @@ def probes(urls: dict[str, Any]) -> dict[str, bool]:
         "load_balancer": f"{urls['load_balancer']}/healthz",
         "load_balancer_metrics": urls["load_balancer_metrics"],
         "exporter": urls["exporter"],
+        "node_exporter": urls["node_exporter"],
         "prometheus": f"{urls['prometheus']}/-/ready",
         "alertmanager": f"{urls['alertmanager']}/-/ready",
         "inbox": f"{urls['inbox']}/healthz",

@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from monitors import watch
 from monitors.rules import (
     ABSENT_FOR,
     WATCHDOG,
@@ -111,12 +112,21 @@ def _go_printf(fmt: str, value: float) -> str:
     return fmt % value
 
 
+def _go_value(value: float) -> str:
+    """A float64 as Go's %v prints it: 20, 0.5, 1e+21."""
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return repr(value)
+
+
 def expand(template: str, labels: dict[str, str], value: float | None = None) -> str:
-    """An annotation as Prometheus renders it, for the constructs the generator writes: $labels.x,
-    $value | humanizePercentage, and printed braces ({{ "{{" }})."""
+    """An annotation as Prometheus renders it, for the constructs the generators write: $labels.x,
+    $value (plain, | humanizePercentage, printf "%.2f"), and printed braces ({{ "{{" }})."""
     text = re.sub(r"{{ ?\$labels\.(\w+) ?}}", lambda m: labels.get(m.group(1), ""), template)
     if value is not None:
         text = text.replace("{{ $value | humanizePercentage }}", _humanize_percentage(value))
+        text = text.replace('{{ printf "%.2f" $value }}', f"{value:.2f}")
+        text = text.replace("{{ $value }}", _go_value(value))
     return re.sub(r'{{ "({{|}})" }}', lambda m: m.group(1), text)
 
 
@@ -397,3 +407,269 @@ def campaign_test(traffic: SLOContext, campaign: str) -> dict[str, Any]:
 def campaign_rules_for(traffic: SLOContext) -> list[dict[str, Any]]:
     assert traffic.plan is not None
     return campaign_rules(traffic.spec, traffic.plan, traffic.slo.name, traffic.slo.alerting.runbook_url)
+
+
+# --- the watcher and saturation rules (monitors/watch.py): one scenario per alert, firing and not ---
+
+WatchCase = tuple[str, str, list[tuple[str, str]], str, list[tuple[dict[str, str], float]]]
+
+
+def _watch_cases() -> list[WatchCase]:
+    """(name, alert, [(series, values)], eval time, [(labels of a firing alert, its value)]); an empty
+    list says nothing fires. Series step 1m. Values are those the rules must compute (hand-computed)."""
+    node = 'instance="host-1", job="node"'
+    fs = f'{node}, device="/dev/sda1", fstype="ext4", mountpoint="/"'
+    cpu = [
+        (f'node_cpu_seconds_total{{{node}, cpu="{c}", mode="{m}"}}', v)
+        for c in ("0", "1")
+        for m, v in (("idle", "0+3x40"), ("user", "0+57x40"))  # 57 s of 60 busy: 95%
+    ]
+    quiet_cpu = [(name, "0+30x40") for name, _ in cpu]  # 50%
+    host = {"instance": "host-1", "job": "node"}
+    disk = {**host, "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+    lb = 'instance="lb-1", job="haproxy"'
+    lb_labels = {"instance": "lb-1", "job": "haproxy"}
+    exporter = 'instance="edge-1", job="exporter"'
+    edge = {"instance": "edge-1"}
+    journeys = f'peakops_synthetic_journeys_total{{{exporter}, result="success", failed_step=""}}'
+    lines = f'peakops_edge_log_lines_total{{{exporter}, result="parsed"}}'
+    log_errors = f'peakops_exporter_errors_total{{{exporter}, component="log"}}'
+    failing = f'peakops_synthetic_journeys_total{{{exporter}, result="failure", failed_step="cart"}}'
+    return [
+        ("95% CPU for 20m", "NodeCPUHighUsage", cpu, "20m", [(host, 95.0)]),
+        ("95% CPU for 10m: not yet", "NodeCPUHighUsage", cpu, "10m", []),
+        ("50% CPU", "NodeCPUHighUsage", quiet_cpu, "30m", []),
+        (
+            "load 5 on 2 cores",
+            "NodeSystemSaturation",
+            [*cpu, (f"node_load1{{{node}}}", "5x40")],
+            "20m",
+            [(host, 2.5)],
+        ),
+        ("load 3 on 2 cores", "NodeSystemSaturation", [*cpu, (f"node_load1{{{node}}}", "3x40")], "20m", []),
+        (
+            "95% memory",
+            "NodeMemoryHighUtilization",
+            [
+                (f"node_memory_MemAvailable_bytes{{{node}}}", "5e8x40"),
+                (f"node_memory_MemTotal_bytes{{{node}}}", "1e10x40"),
+            ],
+            "20m",
+            [(host, 95.0)],
+        ),
+        (
+            "80% memory",
+            "NodeMemoryHighUtilization",
+            [
+                (f"node_memory_MemAvailable_bytes{{{node}}}", "2e9x40"),
+                (f"node_memory_MemTotal_bytes{{{node}}}", "1e10x40"),
+            ],
+            "20m",
+            [],
+        ),
+        (
+            "14% free, full within the day",
+            "NodeFilesystemSpaceFillingUp",
+            [
+                (f"node_filesystem_avail_bytes{{{fs}}}", "1.4e10-1e7x100"),
+                (f"node_filesystem_size_bytes{{{fs}}}", "1e11x100"),
+                (f"node_filesystem_readonly{{{fs}}}", "0x100"),
+            ],
+            "90m",
+            [
+                (
+                    {
+                        **host,
+                        "device": "/dev/sda1",
+                        "fstype": "ext4",
+                        "mountpoint": "/",
+                        "severity": "ticket",
+                    },
+                    13.1,
+                )
+            ],
+        ),
+        (
+            "14% free and steady",
+            "NodeFilesystemSpaceFillingUp",
+            [
+                (f"node_filesystem_avail_bytes{{{fs}}}", "1.4e10x100"),
+                (f"node_filesystem_size_bytes{{{fs}}}", "1e11x100"),
+                (f"node_filesystem_readonly{{{fs}}}", "0x100"),
+            ],
+            "90m",
+            [],
+        ),
+        (
+            "9% free, full within hours: ticket and page",
+            "NodeFilesystemSpaceFillingUp",
+            [
+                (f"node_filesystem_avail_bytes{{{fs}}}", "9e9-5e7x100"),
+                (f"node_filesystem_size_bytes{{{fs}}}", "1e11x100"),
+                (f"node_filesystem_readonly{{{fs}}}", "0x100"),
+            ],
+            "90m",
+            [({**disk, "severity": s}, 4.5) for s in ("ticket", "page")],
+        ),
+        (
+            "80% of file descriptors",
+            "NodeFileDescriptorLimit",
+            [(f"node_filefd_allocated{{{node}}}", "800x40"), (f"node_filefd_maximum{{{node}}}", "1000x40")],
+            "20m",
+            [({**host, "severity": "ticket"}, 80.0)],
+        ),
+        (
+            "50% of file descriptors",
+            "NodeFileDescriptorLimit",
+            [(f"node_filefd_allocated{{{node}}}", "500x40"), (f"node_filefd_maximum{{{node}}}", "1000x40")],
+            "20m",
+            [],
+        ),
+        (
+            "a server fails its checks",
+            "HAProxyServerDown",
+            [
+                (f'haproxy_server_status{{{lb}, proxy="app", server="a", state="DOWN"}}', "0 0 1x10"),
+                (f'haproxy_server_status{{{lb}, proxy="app", server="b", state="DOWN"}}', "0x12"),
+            ],
+            "5m",
+            [({**lb_labels, "proxy": "app", "server": "a", "state": "DOWN"}, 1.0)],
+        ),
+        (
+            "no server left",
+            "HAProxyBackendDown",
+            [(f'haproxy_backend_status{{{lb}, proxy="app", state="UP"}}', "1 1 0x10")],
+            "5m",
+            [({**lb_labels, "proxy": "app", "state": "UP"}, 0.0)],
+        ),
+        (
+            "backups serve",
+            "HAProxyBackendDown",
+            [(f'haproxy_backend_status{{{lb}, proxy="app", state="UP"}}', "1x12")],
+            "5m",
+            [],
+        ),
+        (
+            "a queue that grows",
+            "HAProxyBackendQueueGrowing",
+            [(f'haproxy_backend_current_queue{{{lb}, proxy="app"}}', "0+2x40")],
+            "10m",
+            [({**lb_labels, "proxy": "app"}, 20.0)],
+        ),
+        (
+            "a steady short queue",
+            "HAProxyBackendQueueGrowing",
+            [(f'haproxy_backend_current_queue{{{lb}, proxy="app"}}', "3x40")],
+            "10m",
+            [],
+        ),
+        (
+            "90% of a frontend's maxconn",
+            "HAProxySessionLimitNear",
+            [
+                (f'haproxy_frontend_current_sessions{{{lb}, proxy="edge"}}', "90x10"),
+                (f'haproxy_frontend_limit_sessions{{{lb}, proxy="edge"}}', "100x10"),
+                (f"haproxy_process_current_connections{{{lb}}}", "100x10"),
+                (f"haproxy_process_max_connections{{{lb}}}", "4000x10"),
+            ],
+            "5m",
+            [({**lb_labels, "proxy": "edge"}, 0.9)],
+        ),
+        (
+            "a frontend without a limit",
+            "HAProxySessionLimitNear",
+            [
+                (f'haproxy_frontend_current_sessions{{{lb}, proxy="edge"}}', "90x10"),
+                (f'haproxy_frontend_limit_sessions{{{lb}, proxy="edge"}}', "0x10"),
+            ],
+            "5m",
+            [],
+        ),
+        (
+            "journeys cross the edge, the log does not grow",
+            "ExporterLogTailStalled",
+            [(journeys, "0+2x40"), (lines, "100x40")],
+            "20m",
+            [(edge, 20.0)],
+        ),
+        (
+            "journeys and log lines",
+            "ExporterLogTailStalled",
+            [(journeys, "0+2x40"), (lines, "100+2x40")],
+            "20m",
+            [],
+        ),
+        (
+            "reading the log fails",
+            "ExporterLogTailStalled",
+            [(journeys, "0+2x40"), (lines, "100+2x40"), (log_errors, "0+1x40")],
+            "20m",
+            [(edge, 10.0)],
+        ),
+        ("no journey at all", "SyntheticJourneysStalled", [(journeys, "50x40")], "20m", [(edge, 0.0)]),
+        (
+            "journeys that fail still run",
+            "SyntheticJourneysStalled",
+            [
+                (journeys, "50x40"),
+                (
+                    failing,
+                    "0+1x40",
+                ),
+            ],
+            "20m",
+            [],
+        ),
+        (
+            "a target does not answer",
+            "ScrapeTargetDown",
+            [('up{instance="app-1:8000", job="app"}', "1 0x10")],
+            "5m",
+            [({"instance": "app-1:8000", "job": "app"}, 0.0)],
+        ),
+        (
+            "every target answers",
+            "ScrapeTargetDown",
+            [('up{instance="app-1:8000", job="app"}', "1x10")],
+            "5m",
+            [],
+        ),
+    ]
+
+
+def watch_fixtures(files: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """promtool fixtures for monitors/watch.py: each alert fires on its scenario, with its labels and its
+    expanded annotations, and stays quiet on its control."""
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for name, alertname, series, at, firing in _watch_cases():
+        file = next(
+            f
+            for f in (watch.WATCHER_FILE, watch.SATURATION_FILE)
+            if any(r["alert"] == alertname for g in files[f] for r in g["rules"])
+        )
+        rules = [r for g in files[file] for r in g["rules"] if r["alert"] == alertname]
+        expected = []
+        for labels, value in firing:
+            # Several rules share a name (ticket and page tiers): the labels name the severity.
+            rule = next(
+                r for r in rules if r["labels"]["severity"] == labels.get("severity", r["labels"]["severity"])
+            )
+            alert_labels = {**labels, **rule["labels"]}
+            annotations = {k: expand(v, alert_labels, value) for k, v in rule["annotations"].items()}
+            expected.append({"exp_labels": alert_labels, "exp_annotations": annotations})
+        by_file.setdefault(file, []).append(
+            {
+                "name": name,
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "alert_rule_test": [{"eval_time": at, "alertname": alertname, "exp_alerts": expected}],
+            }
+        )
+    return {
+        file.removesuffix(".yml"): {
+            "rule_files": [f"{RULES_DIR}/{file}"],
+            "evaluation_interval": "1m",
+            "tests": tests,
+        }
+        for file, tests in by_file.items()
+    }

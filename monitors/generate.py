@@ -5,6 +5,8 @@ monitors/generated/
   rules/<service>-<slo>.yml per SLO: Sloth's three groups (SLI and metadata recordings, alerts) and the
                             campaign SLO's rules (promtool check rules; Prometheus loads rules/*.yml)
   rules/watchdog.yml        the dead man's switch
+  rules/watcher.yml         the SLI exporter and the scrapes (monitors/watch.py)
+  rules/saturation.yml      hosts (node exporter) and HAProxy (monitors/watch.py)
   prometheusrule.yaml       every group as a monitoring.coreos.com/v1 PrometheusRule
   alertmanager.yml          routes, inhibition, receivers (amtool check-config)
   tests/<service>-<slo>.test.yml  promtool test rules fixtures, one per SLO (loading only its rules),
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from monitors import fixtures
+from monitors import fixtures, watch
 from monitors.alertmanager import Receivers, alertmanager_config
 from monitors.rules import Options, SLOContext, check_reachable, reachability_warnings, rule_files
 from monitors.sli import resolve
@@ -112,7 +114,7 @@ def render(campaign: CampaignContext, settings: Settings, root: Path = REPO_ROOT
         if settings.options.time_scale != 1
         else ""
     )
-    rules = rule_files(ctxs, settings.options)
+    rules = {**rule_files(ctxs, settings.options), **watch.rule_files(settings.options)}
     groups = [group for file_groups in rules.values() for group in file_groups]
     files: dict[str, str] = {
         f"{RULES_DIR}/{name}": top + scale_note + dump_yaml({"groups": file_groups})
@@ -127,7 +129,7 @@ def render(campaign: CampaignContext, settings: Settings, root: Path = REPO_ROOT
             test = fixtures.fixture(ctx, rules)
             if test is not None:
                 files[f"tests/{ctx.sloth_id}.test.yml"] = top + dump_yaml(test)
-        for name, test in fixtures.common_fixtures(ctxs, rules).items():
+        for name, test in {**fixtures.common_fixtures(ctxs, rules), **fixtures.watch_fixtures(rules)}.items():
             files[f"tests/{name}.test.yml"] = top + dump_yaml(test)
     return files
 

@@ -25,7 +25,8 @@ Where peakops deliberately differs from Sloth (README, "Sloth compatibility"):
 - the error budget is written exactly (0.001 for 99.9, where Sloth writes 0.0009999999999999432);
 - a burn factor never drops below 1x and a tier longer than the period is dropped (other periods);
 - the burn alerts also need a minimum volume (``peakops.min_events_per_second``), when set;
-- ``severity`` is the user's label (defaults page/ticket); peakops routes by ``sloth_severity``.
+- ``severity`` is the user's label, as written (none when unset, as in Sloth); Alertmanager routes by
+  ``sloth_severity``.
 """
 
 from __future__ import annotations

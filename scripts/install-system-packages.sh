@@ -16,6 +16,7 @@ declare -A needs=(
   [/usr/bin/supervisord]=supervisor
   [/usr/bin/promtool]=prometheus
   [/usr/bin/prometheus-alertmanager]=prometheus-alertmanager
+  [/usr/bin/prometheus-node-exporter]=prometheus-node-exporter
 )
 
 missing=()

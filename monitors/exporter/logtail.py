@@ -3,6 +3,10 @@
 Only complete lines are returned; a partial last line waits for its newline. Rotation is noticed by the
 path's inode changing: the old file is read to its end first, so nothing written before the rotation is
 lost. Truncation (size below the read offset, as `copytruncate` does) starts again from the top.
+
+What is skipped is what the file held when the tail was created, nothing more: a file that appears
+later (a sidecar starting before nginx writes its first line into a shared emptyDir) is read from its
+first byte, and lines appended between the start and the first poll are read too.
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ CHUNK = 1 << 20
 @dataclass
 class LogTail:
     path: Path
-    from_start: bool = False  # False: skip what is already there on the first open, like tail -F
+    from_start: bool = False  # False: skip what the file held at creation, like tail -F
     rotations: int = 0
     truncations: int = 0
     _file: BinaryIO | None = field(default=None, repr=False)
     _inode: int | None = None
     _partial: bytes = b""
-    _opened_once: bool = False
+    _skip: tuple[int, int] | None = None  # (inode, size) of the file as it was at creation
+
+    def __post_init__(self) -> None:
+        if not self.from_start:
+            try:
+                existing = os.stat(self.path)
+            except FileNotFoundError:
+                return
+            self._skip = (existing.st_ino, existing.st_size)
 
     def _open(self) -> bool:
         try:
@@ -33,9 +45,11 @@ class LogTail:
             return False
         self._file = handle
         self._inode = os.fstat(handle.fileno()).st_ino
-        if not self._opened_once and not self.from_start:
-            handle.seek(0, os.SEEK_END)
-        self._opened_once = True
+        if self._skip is not None:
+            inode, size = self._skip
+            if inode == self._inode and size <= os.fstat(handle.fileno()).st_size:
+                handle.seek(size)  # the same file: skip what it held at creation, read the rest
+            self._skip = None  # only ever on the first open
         self._partial = b""
         return True
 
@@ -70,7 +84,6 @@ class LogTail:
             self.rotations += 1
             self._file.close()
             self._file = None
-            self._opened_once = True
             if self._open():
                 lines += self._read_all()  # the new file, from its first line
         return lines

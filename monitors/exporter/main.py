@@ -144,10 +144,10 @@ class Exporter:
         self.stats = EdgeStats()
         self.tail = LogTail(settings.access_log, settings.from_start) if settings.access_log else None
         self.synthetic_stats = SyntheticStats()
-        timed: list[Collector] = [
-            EdgeCollector(self.stats, self.tail),
-            SyntheticCollector(self.synthetic_stats),
-        ]
+        timed: list[Collector] = [EdgeCollector(self.stats, self.tail)]
+        if settings.target_url:
+            # Only when journeys run: zeros from a prober that is off would read as SyntheticJourneysStalled.
+            timed.append(SyntheticCollector(self.synthetic_stats))
         if settings.campaign_plan is not None:
             timed.append(CampaignCollector(load_plan(settings.campaign_plan)))
         self.registry.register(HealthCollector(self.health, timed, ("log", "synthetic")))

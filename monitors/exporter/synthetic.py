@@ -47,10 +47,12 @@ class SyntheticJourney:
         self.sku = sku
         self.timeout = timeout
         self.stats = stats
+        self._current = STEPS[0]  # the step in progress, for a failure nothing anticipated
 
     def _step(
         self, client: httpx.Client, step: str, method: str, path: str, **kwargs: object
     ) -> httpx.Response:
+        self._current = step
         started = time.perf_counter()
         try:
             response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
@@ -62,11 +64,32 @@ class SyntheticJourney:
             raise JourneyFailed(step, f"{method} {path} -> {response.status_code}")
         return response
 
+    @staticmethod
+    def _field(response: httpx.Response, step: str, key: str) -> str:
+        """A string field of a JSON object body; anything else (not JSON, `[]`, a number) fails the step."""
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise JourneyFailed(step, f"unexpected answer: not JSON ({exc})") from exc
+        value = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(value, str) or not value:
+            raise JourneyFailed(step, f"unexpected answer: no {key!r} in {response.text[:80]!r}")
+        return value
+
     def run_once(self) -> bool:
+        """One journey; False when a step failed (recorded with the step). Never raises: an edge that
+        answers nonsense is a failed journey to count, not a reason for the prober to stop."""
+        try:
+            return self._run()
+        except Exception as exc:
+            self._record("failure", self._current, f"prober error: {type(exc).__name__}: {exc}")
+            return False
+
+    def _run(self) -> bool:
         with httpx.Client(base_url=self.base_url, timeout=self.timeout) as client:
             try:
                 self._step(client, "landing", "GET", self.landing_path)
-                cart = self._step(client, "cart", "POST", "/api/carts").json()["cart_id"]
+                cart = self._field(self._step(client, "cart", "POST", "/api/carts"), "cart", "cart_id")
                 self._step(
                     client, "cart", "POST", f"/api/carts/{cart}/items", json={"sku": self.sku, "quantity": 1}
                 )
@@ -80,9 +103,6 @@ class SyntheticJourney:
                 )
             except JourneyFailed as exc:
                 self._record("failure", exc.step, str(exc))
-                return False
-            except (ValueError, KeyError) as exc:  # an answer without the expected body
-                self._record("failure", "cart", f"unexpected answer: {exc}")
                 return False
         self._record("success", "", "")
         return True

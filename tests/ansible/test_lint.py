@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from peakops.paths import REPO_ROOT
 
@@ -54,3 +55,30 @@ def test_example_fleet_inventory() -> None:
     assert "mon-1" in data["monitoring"]["hosts"]
     hosts = data["_meta"]["hostvars"]
     assert hosts["edge-eu-1"]["edge_cache_service_manager"] == "systemd"
+
+
+def test_the_fleet_scrapes_a_node_exporter_on_every_host() -> None:
+    """The saturation alerts need every host's node exporter; the monitoring host's targets derive from
+    the inventory, so a host added to it is scraped without another edit."""
+    result = run(
+        str(BIN / "ansible"),
+        "-i",
+        "ansible/inventories/example",
+        "mon-1",
+        "-m",
+        "ansible.builtin.debug",
+        "-a",
+        "var=monitoring_scrape_targets",
+        "-e",
+        "vault_slack_api_url=x vault_pagerduty_routing_key=x",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    targets = yaml.safe_load(result.stdout.split("=>", 1)[1])[
+        "monitoring_scrape_targets"
+    ]  # the YAML callback
+    listed = run(str(BIN / "ansible-inventory"), "-i", "ansible/inventories/example", "--list")
+    inventory = json.loads(listed.stdout)
+    addresses = {v["ansible_host"] for v in inventory["_meta"]["hostvars"].values()}
+    assert {t.rsplit(":", 1)[0] for t in targets["node"]} == addresses
+    assert all(t.endswith(":9100") for t in targets["node"])
+    assert set(targets) >= {"app", "haproxy", "exporter", "node", "prometheus", "alertmanager"}

@@ -21,7 +21,7 @@ from peakops.generated import dump_yaml
 from peakops.metrics import HTTP_REQUEST_DURATION
 
 # Any Unicode but surrogates (not encodable) and NUL (Prometheus' text formats end strings there).
-TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1, max_size=24)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=24)
 
 
 def spec(route: str, team: str, description: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 # The reported cases: a quote and a backslash in a selector value, template code in free text.
 @example(route='/api/"quoted"', team="a\\b", description="{{ .Value }} costs {{ $value }}")
 @example(route="C:\\new\\table", team='say "hi"', description="}} {{ {{{{ end }}")
-@example(route="line\nbreak\t€", team="\u2028", description="`{{ with query \"up\" }}`")
+@example(route="line\nbreak\t€", team="\u2028", description='`{{ with query "up" }}`')
 def test_values_and_texts_round_trip_through_the_rules(route: str, team: str, description: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
@@ -75,7 +75,13 @@ def test_values_and_texts_round_trip_through_the_rules(route: str, team: str, de
 
         # Every request slower than the threshold: the ratio is 1 only if the selector matched the route.
         selector = f"{{route={promql_string(route)}}}"
-        labels = {"team": team, "sloth_id": "svc-api-latency", "sloth_service": "svc", "sloth_slo": "api-latency"}
+        slow = f'{{le="0.3", route={promql_string(route)}}}'
+        labels = {
+            "team": team,
+            "sloth_id": "svc-api-latency",
+            "sloth_service": "svc",
+            "sloth_slo": "api-latency",
+        }
         # 100% errors burn every tier: the page and the ticket both fire.
         burns = [
             r
@@ -101,10 +107,7 @@ def test_values_and_texts_round_trip_through_the_rules(route: str, team: str, de
                     "interval": "15s",
                     "input_series": [
                         {"series": f"{HTTP_REQUEST_DURATION}_count{selector}", "values": "0+150x40"},
-                        {
-                            "series": f'{HTTP_REQUEST_DURATION}_bucket{{le="0.3", route={promql_string(route)}}}',
-                            "values": "0+0x40",
-                        },
+                        {"series": f"{HTTP_REQUEST_DURATION}_bucket{slow}", "values": "0+0x40"},
                     ],
                     "promql_expr_test": [
                         {

@@ -3,12 +3,16 @@ and the real process running synthetic journeys against a real app."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -132,10 +136,8 @@ def write(path: Path, *lines: bytes, mode: str = "ab") -> None:
 
 def test_tail_follows_appends_and_waits_for_whole_lines(tmp_path: Path) -> None:
     log = tmp_path / "access.json"
-    tail = LogTail(log)
-    assert tail.poll() == []  # no file yet
     write(log, line("/"))
-    assert tail.poll() == []  # existing content is skipped on the first open, like tail -F
+    tail = LogTail(log)  # what the file holds now is skipped, like tail -F
     write(log, line("/c/{slug}"))
     with log.open("ab") as handle:
         handle.write(line("/api/products")[:20])  # half a line
@@ -143,6 +145,24 @@ def test_tail_follows_appends_and_waits_for_whole_lines(tmp_path: Path) -> None:
     with log.open("ab") as handle:
         handle.write(line("/api/products")[20:] + b"\n")
     assert [json.loads(item)["route"] for item in tail.poll()] == ["/api/products"]
+
+
+def test_a_log_that_appears_after_the_start_is_read_from_its_first_byte(tmp_path: Path) -> None:
+    """A sidecar starts before nginx writes its first line into the shared emptyDir: nothing is lost."""
+    log = tmp_path / "access.json"
+    tail = LogTail(log)
+    assert tail.poll() == []  # no file yet
+    write(log, line("/"), line("/c/{slug}"))
+    assert [json.loads(item)["route"] for item in tail.poll()] == ["/", "/c/{slug}"]
+
+
+def test_a_log_replaced_before_the_first_poll_is_read_whole(tmp_path: Path) -> None:
+    log = tmp_path / "access.json"
+    write(log, line("/"))
+    tail = LogTail(log)
+    log.rename(tmp_path / "access.json.1")
+    write(log, line("/api/checkout", "POST"))  # a new file: none of it existed at the start
+    assert [json.loads(item)["route"] for item in tail.poll()] == ["/api/checkout"]
 
 
 def test_tail_survives_rotation_without_losing_lines(tmp_path: Path) -> None:
@@ -306,3 +326,60 @@ def test_the_exporter_process_runs_synthetic_journeys_kept_out_of_business_figur
     with httpx.Client(base_url=app.url) as client:
         assert metric_value(client, "peakops_checkouts_total", outcome="success") >= 3
         assert metric_value(client, "peakops_orders_total", currency="EUR") == 0  # synthetic: not business
+
+
+@contextlib.contextmanager
+def nonsense_edge(cart_body: bytes) -> Iterator[str]:
+    """An edge whose landing page works and whose cart API answers 200 with `cart_body`."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bytes, content_type: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(b"<html>landing</html>", "text/html")
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._answer(cart_body, "application/json")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("body", [b"[]", b"not json", b'{"cart_id": 5}', b"{}", b"null"])
+def test_an_unexpected_answer_is_a_counted_failure_and_the_prober_goes_on(body: bytes) -> None:
+    with nonsense_edge(body) as url:
+        registry = CollectorRegistry()
+        settings = ExporterSettings(target_url=url, synthetic_interval_seconds=0.05)
+        exporter = Exporter(settings, registry)
+        exporter.start()
+        try:
+            failed = {"result": "failure", "failed_step": "cart"}
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if (registry.get_sample_value("peakops_synthetic_journeys_total", failed) or 0) >= 3:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("fewer than 3 failed journeys counted: the prober stopped")
+            assert all(thread.is_alive() for thread in exporter.threads)
+            errors = registry.get_sample_value("peakops_exporter_errors_total", {"component": "synthetic"})
+            assert errors is not None
+            assert errors >= 3
+            assert "unexpected answer" in exporter.synthetic_stats.last_error
+        finally:
+            exporter.close()
