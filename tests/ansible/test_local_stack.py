@@ -234,9 +234,9 @@ while time.monotonic() < end:
 
 
 def test_a_cpu_burn_raises_the_cpu_alert_into_the_inbox(stack: Stack) -> None:
-    """Busy loops on every core (yielding to the stack, bounded to 90 s) drive the node exporter's CPU usage over the
-    node-mixin's 90%; the rehearsal copy's compressed windows raise NodeCPUHighUsage in seconds, and
-    Alertmanager delivers the ticket to chat."""
+    """Busy loops on every core (yielding to the stack, bounded to 90 s) drive the node exporter's CPU
+    usage over the node-mixin's 90%; the rehearsal copy's compressed windows raise NodeCPUHighUsage in
+    seconds, and Alertmanager delivers the ticket to chat."""
     since = time.time()
 
     def tickets() -> list[dict[str, Any]]:
