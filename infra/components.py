@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.manifests.common import Manifest
+from infra.manifests.common import Manifest, shared_fields
 
 # kind -> resource class. Custom resources (PrometheusRule, ServiceMonitor) go through CustomResource.
 KINDS: dict[tuple[str, str], Any] = {
@@ -34,6 +34,11 @@ KINDS: dict[tuple[str, str], Any] = {
 
 def register(name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     api_version, kind = manifest["apiVersion"], manifest["kind"]
+    shared = shared_fields(manifest)
+    if shared:
+        # Fields another manager may own (the prescaler's minReplicas): the provider keeps the live value,
+        # and leaves the field out of its server-side apply once another manager owns it.
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=shared))
     body = {k: v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
     if kind == "Secret":
         body["string_data"] = pulumi.Output.secret(body.pop("stringData"))

@@ -19,6 +19,7 @@ from infra.manifests.common import (
     labels,
     meta,
     selector,
+    share_fields,
     spread,
 )
 from peakops.services import APP, APP_DRAIN_SECONDS, APP_TERMINATION_GRACE_SECONDS
@@ -115,7 +116,9 @@ def autoscaler(config: StackConfig) -> Manifest:
     # Requests per second only where a custom metrics adapter serves them (auto, undecided, renders the
     # portable CPU-only HPA): with a metric missing, the HPA controller would never scale down.
     metrics = [cpu_metric(config.app_cpu_target), *([rps] if config.app_rps_metric is True else [])]
-    return hpa(APP.name, config.namespace, APP.name, config.app_replicas, metrics)
+    autoscaler = hpa(APP.name, config.namespace, APP.name, config.app_replicas, metrics)
+    # The pre-scale jobs raise and lower the minimum: once they set it, deployers leave it to them.
+    return share_fields(autoscaler, "spec.minReplicas")
 
 
 def disruption_budget(config: StackConfig) -> Manifest:

@@ -100,6 +100,28 @@ def spread(component: str) -> list[dict[str, Any]]:
     ]
 
 
+SHARED_FIELDS = "peakops.dev/shared-fields"
+
+
+def share_fields(manifest: Manifest, *paths: str) -> Manifest:
+    """Mark fields (dotted paths, e.g. ``spec.minReplicas``) that another field manager may own at run time.
+
+    Every deployer reads the annotation and, when the live object's managedFields give such a field to
+    another manager and not to the deployer, leaves it out of what it applies: Pulumi through
+    ``ignore_changes`` (its provider drops a field owned by another manager from the server-side apply),
+    the Ansible role through its ``peakops_yield_fields`` filter. Server-side apply then neither resets the
+    field nor reports a conflict. Until another manager takes the field, the declared value applies.
+    """
+    annotations = manifest["metadata"].setdefault("annotations", {})
+    annotations[SHARED_FIELDS] = ",".join(paths)
+    return manifest
+
+
+def shared_fields(manifest: Manifest) -> list[str]:
+    value = manifest.get("metadata", {}).get("annotations", {}).get(SHARED_FIELDS, "")
+    return [path for path in value.split(",") if path]
+
+
 def hpa(
     name: str, namespace: str, target: str, bounds: tuple[int, int], metrics: list[dict[str, Any]]
 ) -> Manifest:

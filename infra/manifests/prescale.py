@@ -3,7 +3,11 @@
 An HPA reacts in tens of seconds, and new pods need more to become ready; an influencer's spike lands
 within a minute. So CronJobs, in the plan's time zone, patch the HPA's `minReplicas` up a few minutes
 before each post time and back down when its decay is over. Overlapping posts share one raised period.
-The jobs run as a ServiceAccount whose Role can only get and patch that one HPA.
+The jobs run as a ServiceAccount whose Role can only get and patch that one HPA, under their own field
+manager (`FIELD_MANAGER`); `pulumi up`, the Ansible role and `kubectl apply --server-side` leave the field
+to them once they own it (the HPA's `peakops.dev/shared-fields` annotation), so deploying during a window
+keeps the raised minimum. A new `appReplicasMin` therefore reaches a running HPA through the next
+prescale-down job (whose value comes from the deployed config), not through the deploy itself.
 
     prescale(config, plan) -> [ServiceAccount, Role, RoleBinding, CronJob up/down per raised period]
 """
@@ -21,6 +25,10 @@ from peakops.services import APP
 
 NAME = "prescaler"
 KUBECTL_IMAGE = "bitnami/kubectl:1.31.4"
+# The API server records who set each field. Under this name the jobs own the app HPA's minReplicas once
+# they changed it; the deployers then leave that field alone (`common.SHARED_FIELDS`), so a deploy inside
+# a campaign window neither resets the raised minimum nor fails on a conflict.
+FIELD_MANAGER = "peakops-prescaler"
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ def patch_command() -> list[str]:
     script = (
         'if [ "$(date +%Y)" != "$CAMPAIGN_YEAR" ]; then '
         'echo "not $CAMPAIGN_YEAR, the campaign\'s year: nothing to do"; exit 0; fi; '
-        f'exec kubectl patch hpa {APP.name} --type=merge -p "$HPA_PATCH"'
+        f'exec kubectl patch hpa {APP.name} --type=merge --field-manager={FIELD_MANAGER} -p "$HPA_PATCH"'
     )
     return ["/bin/sh", "-c", script]
 

@@ -565,8 +565,8 @@ def test_a_checkout_at_another_path_runs_its_own_programs(stack: Stack, tmp_path
     result = peakops(stack.env, "up", "-e", f"peakops_repo_dir={moved}")
     assert result.returncode == 0, result.stdout[-3000:]
     programs = [line.split() for line in stack.supervisorctl("status").splitlines()]
-    # The app instances, edge, haproxy, exporter, prometheus, alertmanager and inbox.
-    assert len(programs) == len(APP_PORTS) + 6, programs
+    # The app instances, edge, haproxy, exporter, node exporter, prometheus, alertmanager and inbox.
+    assert len(programs) == len(APP_PORTS) + 7, programs
     assert [p[0] for p in programs if p[1] != "RUNNING"] == []
     command_lines = {
         p[0]: Path(f"/proc/{p[3].rstrip(',')}/cmdline").read_bytes().replace(b"\0", b" ").decode()

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from infra.manifests.platform import in_cluster_database_url
+from infra.manifests.prescale import FIELD_MANAGER
 from infra.render import all_manifests, stack_config
 from peakops.paths import REPO_ROOT
 from peakops.services import APP
 from tests.e2e.cluster import CPU_ANNOTATION, IDLE_CPU, Cluster, wait_for
+from tests.e2e.prescale import campaign_year, min_replicas_owners, prescaler_kubeconfig, run_job_command
 from tests.support.gotools import BIN_DIR
 
 STACK = "dev"
@@ -210,30 +211,12 @@ def test_the_hpa_scales_up_under_load_and_back_down_after_its_window(
     assert [replicas for _, replicas in changes] == sorted({r for _, r in changes}, reverse=True)
 
 
-def run_job_command(job: dict[str, Any], kubeconfig: Path, year: int) -> subprocess.CompletedProcess[str]:
-    """A CronJob's own container command, run here with the real kubectl (kwok's pods run nothing), in
-    an environment like its pod's: the container's env, a kubeconfig for its ServiceAccount, a home."""
-    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
-    env.update(
-        CAMPAIGN_YEAR=str(year),
-        KUBECONFIG=str(kubeconfig),
-        PATH=f"{BIN_DIR}:/usr/bin:/bin",
-        HOME=str(kubeconfig.parent),  # kubectl's discovery cache goes there, not into the working folder
-    )
-    return subprocess.run(container["command"], env=env, capture_output=True, text=True, timeout=60)
-
-
 def test_the_prescale_jobs_raise_and_lower_the_hpa_minimum_as_the_prescaler(
     simulated: Cluster, runs: object, tmp_path: Path
 ) -> None:
     # As the prescaler's ServiceAccount, in its namespace: what the job's pod gets from its token, so the
     # least-privilege Role is what allows (or refuses) the patch.
-    config = yaml.safe_load(simulated.kubeconfig.read_text())
-    config["users"][0]["user"]["as"] = f"system:serviceaccount:{NAMESPACE}:prescaler"
-    config["contexts"][0]["context"]["namespace"] = NAMESPACE
-    kubeconfig = tmp_path / "prescaler.kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig = prescaler_kubeconfig(simulated, NAMESPACE, tmp_path)
     jobs = {job["metadata"]["name"]: job for job in simulated.get("cronjobs", "-n", NAMESPACE)["items"]}
     low = CONFIG.app_replicas[0]
 
@@ -241,8 +224,7 @@ def test_the_prescale_jobs_raise_and_lower_the_hpa_minimum_as_the_prescaler(
         return int(simulated.get("hpa", APP.name, "-n", NAMESPACE)["spec"]["minReplicas"])
 
     assert hpa_minimum() == low
-    zone = jobs["prescale-up-1"]["spec"]["timeZone"]
-    this_year = int(subprocess.run(["date", "+%Y"], env={"TZ": zone}, capture_output=True, text=True).stdout)
+    this_year = campaign_year(jobs["prescale-up-1"])
     idle = run_job_command(jobs["prescale-up-1"], kubeconfig, this_year + 1)
     assert idle.returncode == 0, idle.stderr
     assert hpa_minimum() == low  # not the campaign's year: nothing patched
@@ -250,14 +232,22 @@ def test_the_prescale_jobs_raise_and_lower_the_hpa_minimum_as_the_prescaler(
     raised = run_job_command(jobs["prescale-up-1"], kubeconfig, this_year)
     assert raised.returncode == 0, raised.stderr
     assert hpa_minimum() == CONFIG.prescale_replicas
+    assert min_replicas_owners(simulated, NAMESPACE, APP.name) == {FIELD_MANAGER}
     # The HPA controller honours the new minimum at once: the pods are there before the spike.
     wait_for(
         f"the app pre-scaled to {CONFIG.prescale_replicas}",
         lambda: app_replicas(simulated) >= CONFIG.prescale_replicas,
         60,
     )
+    # A deploy inside the campaign window: no conflict, and the raised minimum stays.
+    inside = playbook(simulated)
+    assert inside.returncode == 0, inside.stdout[-5000:] + inside.stderr[-3000:]
+    assert hpa_minimum() == CONFIG.prescale_replicas
     lowered = run_job_command(jobs["prescale-down-1"], kubeconfig, this_year)
     assert lowered.returncode == 0, lowered.stderr
+    assert hpa_minimum() == low
+    after = playbook(simulated)
+    assert after.returncode == 0, after.stdout[-5000:] + after.stderr[-3000:]
     assert hpa_minimum() == low
     # The Role is for that one HPA: the same identity may not touch the edge's.
     refused = simulated.kubectl(

@@ -1,7 +1,7 @@
 """The Pulumi program against the real apiserver.
 
-No Pulumi engine or Kubernetes provider can be built here (the README says why), so `pulumi.runtime.Mocks`
-stands in for the engine and for nothing else: the program runs with the dev stack's own config, its
+A fast check beside the real `pulumi up` (test_pulumi_up.py): `pulumi.runtime.Mocks` stands in for the
+engine and for nothing else: the program runs with the dev stack's own config, its
 `auto` settings ask this cluster through KUBECONFIG, and every object it registers (what `pulumi up` would
 hand the provider) is judged by the apiserver in a server-side dry-run, and compared with the rendered
 k8s/ overlay that `kubectl apply -k` and the Ansible playbook deploy.
