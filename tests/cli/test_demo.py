@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,3 +44,21 @@ def test_demo_rehearses_the_spike_and_prints_the_verdict(tmp_path_factory: pytes
     assert "CheckoutSuccessBudgetBurn/page" in out
     # Brought down afterwards: supervisord (and with it every program) has exited.
     assert not (stack_dir / "supervisor" / "supervisord.pid").exists()
+    # What the inbox recorded (it outlives the stack): the page as on-call gets it, with its runbook,
+    # its impact and the campaign, through the webhook and PagerDuty's Events API; then its resolution.
+    records = [
+        json.loads(line) for line in (stack_dir / "monitoring" / "inbox.jsonl").read_text().splitlines()
+    ]
+    pages = [
+        r
+        for r in records
+        if r["path"] == "/alerts/pager"
+        and any(a["labels"].get("alertname") == "CheckoutSuccessBudgetBurn" for a in r["body"]["alerts"])
+    ]
+    firing = next(r["body"] for r in pages if r["body"]["status"] == "firing")
+    assert firing["commonAnnotations"]["runbook_url"] == "docs/runbooks/checkout.md"
+    assert "failed orders/min" in firing["commonAnnotations"]["impact"]
+    assert firing["commonLabels"]["campaign"] == "spring-glow-drop"
+    assert firing["commonLabels"]["sloth_severity"] == "page"
+    assert any(r["body"]["status"] == "resolved" for r in pages)
+    assert any(r["path"] == "/pagerduty" and r["body"]["event_action"] == "trigger" for r in records)
