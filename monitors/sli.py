@@ -49,15 +49,32 @@ class ResolvedSLI:
         return f"({self.errors(window).strip()})\n/\n({self.total(window).strip()})"
 
 
+_SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    # Controls, separators and other non-printables (U+0085, U+2028 among them) are line breaks to YAML
+    # or invisible in a rule file: written as Go's \u/\U escapes, the rule text stays one printable line.
+    if not ch.isprintable():
+        return f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}"
+    return ch
+
+
 def promql_string(value: str) -> str:
-    """A PromQL string literal (Go's escapes): a label value with a quote or a backslash matches itself."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    """A PromQL string literal (Go's escapes, as strconv.Unquote reads them) that matches ``value`` exactly.
+
+    Quotes and backslashes are escaped, and so is every non-printable character, so that no value can end
+    the string, break the YAML line the expression sits on, or vanish from the rule file.
+    """
+    return '"' + "".join(_escape_char(ch) for ch in value) + '"'
 
 
 def regex_alternatives(values: list[str]) -> str:
-    """RE2 alternatives matching exactly these values: each non-alphanumeric character escaped."""
-    return "|".join(re.sub(r"([^A-Za-z0-9_])", r"\\\1", value) for value in values)
+    """RE2 alternatives matching exactly these values: each ASCII punctuation character escaped."""
+    # RE2 accepts a backslash only before ASCII punctuation; any other character is literal as it is.
+    return "|".join(re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", value) for value in values)
 
 
 def _matchers(selector: Mapping[str, str], extra: str = "") -> str:

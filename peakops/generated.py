@@ -37,6 +37,11 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # YAML 1.1 (PyYAML) reads NEL, LS and PS as line breaks, YAML 1.2 (Go's yaml.v3, so Prometheus)
+    # does not: in any style but double-quoted such a value reads back differently in the two. Double
+    # quotes escape them (\N, \L, \P) and every other non-printable character.
+    if any(not ch.isprintable() for ch in value.replace("\n", "")):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)

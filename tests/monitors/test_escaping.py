@@ -60,6 +60,8 @@ def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @example(route='/api/"quoted"', team="a\\b", description="{{ .Value }} costs {{ $value }}")
 @example(route="C:\\new\\table", team='say "hi"', description="}} {{ {{{{ end }}")
 @example(route="line\nbreak\t€", team="\u2028", description='`{{ with query "up" }}`')
+# Found by this test in CI: characters YAML reads as line breaks (NEL, LS, PS) inside an expression.
+@example(route="a\x85b\u2028c\u2029", team="\x85", description="\u2029")
 def test_values_and_texts_round_trip_through_the_rules(route: str, team: str, description: str) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
