@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -32,8 +34,15 @@ def _ansible_env() -> dict[str, str]:
     return {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
 
 
+def _interrupted(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def run_playbook(playbook: str, *extra: str, log: Path | None = None) -> int:
-    """ansible-playbook on the local inventory; its output goes to the terminal, or to `log`."""
+    """ansible-playbook on the local inventory; its output goes to the terminal, or to `log`.
+
+    SIGTERM to `peakops` stops the playbook too (subprocess.run kills its child on any exception):
+    a converge left running on its own would go on starting the stack after the caller gave up."""
     command = [
         str(BIN / "ansible-playbook"),
         "-i",
@@ -41,12 +50,18 @@ def run_playbook(playbook: str, *extra: str, log: Path | None = None) -> int:
         str(ANSIBLE_DIR / "playbooks" / playbook),
         *extra,
     ]
-    if log is None:
-        return subprocess.run(command, env=_ansible_env(), cwd=REPO_ROOT, check=False).returncode
-    with log.open("w") as handle:
-        return subprocess.run(
-            command, env=_ansible_env(), cwd=REPO_ROOT, check=False, stdout=handle, stderr=subprocess.STDOUT
-        ).returncode
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        if log is None:
+            return subprocess.run(command, env=_ansible_env(), cwd=REPO_ROOT, check=False).returncode
+        with log.open("w") as handle:
+            done = subprocess.run(
+                command, env=_ansible_env(), cwd=REPO_ROOT, check=False,
+                stdout=handle, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            return done.returncode
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def inventory_vars() -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -51,15 +52,20 @@ class Stack:
 
 
 def peakops(env: dict[str, str], *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "peakops"), *args],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
+    """`peakops ARGS` in a session of its own: on a timeout the whole session is killed, its
+    ansible-playbook included (killing `peakops` alone left the playbook converging on its own)."""
+    command = [str(BIN / "peakops"), *args]
+    with subprocess.Popen(
+        command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    ) as process:  # fmt: skip
+        try:
+            out, err = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            out, err = process.communicate()
+            raise subprocess.TimeoutExpired(command, timeout_s, output=out, stderr=err) from None
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
 def recap(output: str) -> tuple[int, ...]:

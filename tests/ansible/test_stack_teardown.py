@@ -26,3 +26,10 @@ def test_a_converge_cut_short_leaves_nothing_running(tmp_path: Path) -> None:
     assert not listening & STACK_PORTS
     config = str(tmp_path / "supervisor" / "supervisord.conf")
     assert not [p.pid for p in psutil.process_iter(["cmdline"]) if config in (p.info["cmdline"] or [])]
+    # Nor the converge itself: a playbook left behind would go on starting the stack.
+    assert not [p.pid for p in psutil.process_iter(["cmdline", "environ"]) if of_this_stack(p, tmp_path)]
+
+
+def of_this_stack(process: psutil.Process, directory: Path) -> bool:
+    environment = process.info.get("environ") or {}
+    return environment.get("PEAKOPS_STACK_DIR") == str(directory)
