@@ -1,11 +1,14 @@
 # The campaign app's image: slim, non-root, pinned base, only the app's dependency group.
-# No image can be built on the development machine (no Docker engine); CI elsewhere builds it with
-#   docker build -t peakops-app:$(git rev-parse --short HEAD) .
-# The Kubernetes manifests (infra/, k8s/) run it read-only, as UID 10001, on port 8000.
+# `make images` builds it here (podman, on a base image made from Debian packages: scripts/images.sh);
+# anywhere else: docker build -t ghcr.io/peakops/campaign-app:$(git rev-parse --short HEAD) .
+# The Kubernetes manifests (infra/, k8s/) run it read-only, as UID 10001, on port 8000; the edge's SLI
+# exporter sidecar runs the same image (`peakops-exporter`).
 
 # Pinned by exact version; pin the digest too where your registry mirror can resolve it
-# (docker buildx imagetools inspect python:3.11.7-slim-bookworm).
-FROM python:3.11.7-slim-bookworm AS build
+# (docker buildx imagetools inspect python:3.11.7-slim-bookworm). No registry here: `make images` passes
+# a python base built from Debian's python3 (scripts/images.sh).
+ARG PYTHON_IMAGE=python:3.11.7-slim-bookworm
+FROM ${PYTHON_IMAGE} AS build
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/opt/peakops/.venv
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
@@ -17,9 +20,11 @@ COPY peakops ./peakops
 COPY cli ./cli
 COPY loadtests ./loadtests
 COPY monitors ./monitors
+# The wheel lists every package of the repository; the app never imports infra (tests/test_architecture.py).
+COPY infra ./infra
 RUN uv sync --frozen --no-default-groups --group app --no-editable
 
-FROM python:3.11.7-slim-bookworm
+FROM ${PYTHON_IMAGE}
 RUN groupadd --gid 10001 peakops && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin peakops
 COPY --from=build /opt/peakops/.venv /opt/peakops/.venv
 COPY app/seed /opt/peakops/seed

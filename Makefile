@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env e2e clean
+.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env images e2e clean
 
 help:
 	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
@@ -65,7 +65,11 @@ test-tools:
 e2e-env:
 	PEAKOPS_CACHE=$(CACHE) bash scripts/e2e-env.sh
 
-e2e: bootstrap e2e-env
+# Every image the manifests name, built with podman on bases made from Debian packages (no registry).
+images: bootstrap e2e-env
+	PEAKOPS_CACHE=$(CACHE) bash scripts/images.sh
+
+e2e: bootstrap e2e-env images
 	PEAKOPS_CACHE=$(CACHE) PEAKOPS_E2E=1 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 bench: bootstrap

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,6 +35,50 @@ def render_k8s() -> None:
         typer.echo(f"error: invalid stack config\n{exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"wrote {K8S_DIR}" if changed else f"{K8S_DIR}: unchanged")
+
+
+@k8s_commands.command("images")
+def list_images() -> None:
+    """Every image the manifests name, one per line: reference, Dockerfile, base, Go binaries it needs
+    (tab-separated; `make images` builds them from this list)."""
+    from infra.images import builds, every_workload
+
+    for reference, image in builds(every_workload()):
+        typer.echo("\t".join((reference, image.dockerfile, image.base, ",".join(image.binaries))))
+
+
+StackOption = Annotated[str, typer.Option("--stack", "-s", help="The Pulumi stack (Pulumi.<stack>.yaml).")]
+
+
+def _automation(stack: str) -> Any:
+    from infra.automation import select_stack
+
+    try:
+        return select_stack(stack)
+    except Exception as exc:
+        typer.echo(f"error: cannot open stack {stack!r}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@k8s_commands.command("preview")
+def preview_stack(stack: StackOption = "dev") -> None:
+    """`pulumi preview` of the program through the Automation API (no Python language host needed)."""
+    result = _automation(stack).preview(on_output=typer.echo, color="never")
+    typer.echo(f"change summary: {dict(result.change_summary)}")
+
+
+@k8s_commands.command("up")
+def up_stack(stack: StackOption = "dev") -> None:
+    """`pulumi up` of the program through the Automation API (no Python language host needed)."""
+    result = _automation(stack).up(on_output=typer.echo, color="never")
+    typer.echo(f"{result.summary.result}: {dict(result.summary.resource_changes or {})}")
+
+
+@k8s_commands.command("destroy")
+def destroy_stack(stack: StackOption = "dev") -> None:
+    """`pulumi destroy` of the stack through the Automation API."""
+    result = _automation(stack).destroy(on_output=typer.echo, color="never")
+    typer.echo(f"{result.summary.result}: {dict(result.summary.resource_changes or {})}")
 
 
 app.command("demo")(demo.demo)

@@ -27,8 +27,11 @@ from infra.manifests.network import LOAD_GENERATOR
 from peakops.paths import GENERATED_DIR
 from peakops.services import APP, EDGE, EXPORTER
 
-POSTGRES_IMAGE = "postgres:15.10-bookworm"
+# Built here (images/postgres: Debian's PostgreSQL 15, the official image's POSTGRES_* contract), so a
+# cluster without a registry runs it too; any registry's postgres:15 takes the same environment.
+POSTGRES_IMAGE = "ghcr.io/peakops/postgres:15-bookworm"
 POSTGRES = "postgres"
+LOAD_GENERATOR_REPOSITORY = f"{APP.image}-loadtest"  # images/loadtest: Locust and the project's loadtests/
 
 
 def in_cluster_database_url(config: StackConfig) -> str:
@@ -134,7 +137,7 @@ def database(config: StackConfig) -> list[Manifest]:
                                     },
                                     "volumeMounts": [
                                         {"name": "data", "mountPath": "/var/lib/postgresql/data"},
-                                        {"name": "run", "mountPath": "/var/run/postgresql"},
+                                        {"name": "run", "mountPath": "/run/postgresql"},
                                         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
                                     ],
                                 }
@@ -179,7 +182,7 @@ def _locust(config: StackConfig, role: str, args: list[str], replicas: int) -> M
     pod_labels = {**labels(LOAD_GENERATOR), "peakops.dev/locust-role": role}
     container: dict[str, Any] = {
         "name": f"locust-{role}",
-        "image": f"{APP.image}-loadtest:{config.image_tag}",
+        "image": f"{LOAD_GENERATOR_REPOSITORY}:{config.image_tag}",
         "imagePullPolicy": "IfNotPresent",
         "command": ["locust", "-f", "/opt/peakops/loadtests/locustfile.py", *args],
         "resources": {"requests": {"cpu": "1", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}},

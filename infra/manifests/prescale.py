@@ -24,7 +24,10 @@ from peakops.plan import CampaignPlan
 from peakops.services import APP
 
 NAME = "prescaler"
-KUBECTL_IMAGE = "bitnami/kubectl:1.31.4"
+# Built here (images/kubectl) from the kubectl of the pinned Kubernetes release (tests/e2e/build/kubernetes,
+# the same release as the e2e control plane and nodes), on a Debian base with a shell and `date`.
+KUBERNETES_VERSION = "v1.34.4"
+KUBECTL_IMAGE = f"ghcr.io/peakops/kubectl:{KUBERNETES_VERSION}"
 # The API server records who set each field. Under this name the jobs own the app HPA's minReplicas once
 # they changed it; the deployers then leave that field alone (`common.SHARED_FIELDS`), so a deploy inside
 # a campaign window neither resets the raised minimum nor fails on a conflict.
@@ -109,8 +112,12 @@ def _cron_job(
                                         "limits": {"cpu": "200m", "memory": "128Mi"},
                                     },
                                     "securityContext": dict(CONTAINER_SECURITY),
+                                    # kubectl's discovery cache ($HOME, /tmp in the image): the root
+                                    # filesystem is read-only.
+                                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
                                 }
                             ],
+                            "volumes": [{"name": "tmp", "emptyDir": {}}],
                         },
                     },
                 }
