@@ -111,10 +111,11 @@ python_raw=$(base python ca-certificates,python3,python3-venv)
 python="localhost/peakops-base/python-venv:${python_raw##*:}"
 if ! podman image exists "$python"; then
   printf '%s\n' "FROM $python_raw" 'RUN python3 -m venv /usr/local && /usr/local/bin/pip --version' \
-    'ENV LANG=C.UTF-8' 'CMD ["python3"]' | podman build --quiet --pull=never -t "$python" -f - "$cache" >/dev/null
+    'ENV LANG=C.UTF-8' 'CMD ["python3"]' | podman build --quiet --pull=never --network=host -t "$python" -f - "$cache" >/dev/null
 fi
 
 # --- the images ------------------------------------------------------------------------------------------
+# Builds use the host network: no bridge, so podman changes no iptables rule or sysctl on the host.
 # Registries are reached through a TLS-intercepting proxy here: builds get the host's CA bundle (uv reads
 # it only when SSL_CERT_FILE says so).
 ca=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro
@@ -140,7 +141,7 @@ while IFS=$'\t' read -r reference dockerfile kind binaries; do
   esac
   started=$SECONDS
   echo "images: $reference ($dockerfile)"
-  nice -n 10 podman build --quiet --pull=never "${args[@]}" "${ca[@]}" -f "$dockerfile" -t "$reference" "$context" >/dev/null
+  nice -n 10 podman build --quiet --pull=never --network=host "${args[@]}" "${ca[@]}" -f "$dockerfile" -t "$reference" "$context" >/dev/null
   size=$(podman image inspect --format '{{.Size}}' "$reference")
   log "image $reference $((SECONDS - started))s $((size / 1048576))MB"
   if [ "$context" != "$repo" ]; then rm -rf "$context"; trap - EXIT; fi

@@ -27,7 +27,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,8 @@ class ClusterError(RuntimeError):
 class Cluster:
     kubeconfig: Path
     simulated: bool  # kwok nodes whose CPU a test sets; False for a cluster the user points us at
+    # A real node's (tests/e2e/node.py): the host's settings as they were before it started.
+    host_settings: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         """The environment for kubectl, ansible-playbook and the kubernetes client: this cluster only."""
@@ -166,14 +168,16 @@ def _name(common: str, organisation: str | None = None) -> x509.Name:
     return x509.Name(parts)
 
 
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 def make_pki(folder: Path) -> Pki:
     """A CA; one serving certificate for every loopback server (the apiserver, the controllers, kwok's
     kubelet endpoints, metrics-server as the aggregator sees it); the admin and front-proxy clients."""
     folder.mkdir(parents=True, exist_ok=True)
 
-    def key() -> rsa.RSAPrivateKey:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
+    key = new_key
     ca_key = key()
     ca = _issue(_name("peakops-e2e-ca"), ca_key, None)
     service_ip = next(ipaddress.IPv4Network(SERVICE_CIDR).hosts())
@@ -202,6 +206,7 @@ def make_pki(folder: Path) -> Pki:
         files[f"{name}_cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(files[f"{name}_key"], private)
     (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    _write_key(folder / "ca.key", ca_key)  # a real node's certificates are issued later (tests/e2e/node.py)
     sa = key()
     _write_key(folder / "sa.key", sa)
     (folder / "sa.pub").write_bytes(
@@ -346,7 +351,12 @@ def node(name: str, zone: str) -> dict[str, Any]:
 
 def storage(folder: Path, volumes: int = 4, size: str = "10Gi") -> list[dict[str, Any]]:
     """A default StorageClass with pre-made volumes, as a cluster has (kind's `standard`, a cloud's
-    default): kube-controller-manager's volume binder matches a claim (the dev PostgreSQL's) to one."""
+    default): kube-controller-manager's volume binder matches a claim (the dev PostgreSQL's) to one.
+    On a real node they are folders any pod user may write (a pod's fsGroup does not reach hostPath)."""
+    for index in range(volumes):
+        path = folder / "volumes" / str(index)
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o777)
     return [
         {
             "apiVersion": "storage.k8s.io/v1",
@@ -369,7 +379,7 @@ def storage(folder: Path, volumes: int = 4, size: str = "10Gi") -> list[dict[str
                     "capacity": {"storage": size},
                     "accessModes": ["ReadWriteOnce"],
                     "persistentVolumeReclaimPolicy": "Retain",
-                    "hostPath": {"path": str(folder / "volumes" / str(index))},  # kwok never mounts it
+                    "hostPath": {"path": str(folder / "volumes" / str(index))},
                 },
             }
             for index in range(volumes)
@@ -411,8 +421,11 @@ def missing_programs() -> list[str]:
 
 
 @contextlib.contextmanager
-def control_plane(folder: Path) -> Iterator[Cluster]:
-    """Start the whole control plane in `folder`; yield when nodes are Ready and node metrics flow."""
+def control_plane(folder: Path, real_node_images: list[str] | None = None) -> Iterator[Cluster]:
+    """Start the whole control plane in `folder`; yield when nodes are Ready and node metrics flow.
+
+    With `real_node_images`, one real node (tests/e2e/node.py: containerd, kubelet, kube-proxy, CoreDNS)
+    running those images instead of kwok's fake ones; NodeError when it cannot start."""
     missing = missing_programs()
     if missing:
         raise ClusterError(f"e2e programs missing in {BIN_DIR}: {', '.join(missing)}; run `make e2e-env`")
@@ -482,6 +495,11 @@ def control_plane(folder: Path) -> Iterator[Cluster]:
                 "--requestheader-username-headers=X-Remote-User",
                 "--requestheader-group-headers=X-Remote-Group",
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                # To the kubelets (logs, exec, port-forward): by node address, each certificate verified.
+                f"--kubelet-client-certificate={pki.admin_cert}",
+                f"--kubelet-client-key={pki.admin_key}",
+                f"--kubelet-certificate-authority={pki.ca}",
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--cert-dir={folder / 'apiserver'}",
             ],
             f"{server}/readyz",
@@ -516,20 +534,29 @@ def control_plane(folder: Path) -> Iterator[Cluster]:
         )
         config = folder / "kwok.yaml"
         config.write_text(kwok_config())
-        start(
-            "kwok",
-            [
-                f"--kubeconfig={kubeconfig}",
-                f"--config={config}",
-                "--manage-all-nodes=true",
-                *serving,
-                "--node-ip=127.0.0.1",
-                f"--node-port={ports['kwok']}",
-                f"--server-address=127.0.0.1:{ports['kwok']}",
-                "--node-lease-duration-seconds=40",
-            ],
-            f"https://127.0.0.1:{ports['kwok']}/healthz",
-        )
+        host_settings: dict[str, str] = {}
+        if real_node_images is not None:
+            from tests.e2e.node import real_node
+
+            node_started = stack.enter_context(
+                real_node(folder / "node", kubeconfig, folder / "pki", real_node_images)
+            )
+            host_settings = node_started.saved_settings
+        else:
+            start(
+                "kwok",
+                [
+                    f"--kubeconfig={kubeconfig}",
+                    f"--config={config}",
+                    "--manage-all-nodes=true",
+                    *serving,
+                    "--node-ip=127.0.0.1",
+                    f"--node-port={ports['kwok']}",
+                    f"--server-address=127.0.0.1:{ports['kwok']}",
+                    "--node-lease-duration-seconds=40",
+                ],
+                f"https://127.0.0.1:{ports['kwok']}/healthz",
+            )
         start(
             "metrics-server",
             [
@@ -541,17 +568,17 @@ def control_plane(folder: Path) -> Iterator[Cluster]:
                 "--kubelet-use-node-status-port",
                 f"--kubelet-certificate-authority={pki.ca}",
                 "--kubelet-request-timeout=5s",
+                f"--kubelet-client-certificate={pki.admin_cert}",
+                f"--kubelet-client-key={pki.admin_key}",
                 "--metric-resolution=10s",
             ],
             f"https://127.0.0.1:{ports['metrics']}/livez",
         )
-        cluster = Cluster(kubeconfig=kubeconfig, simulated=True)
-        cluster.apply(
-            [node(name, zone) for name, zone in NODES]
-            + storage(folder)
-            + metrics_api(ports["metrics"], pki.ca)
-        )
-        wait_for("kwok nodes Ready", lambda: nodes_ready(cluster) == len(NODES), 60)
+        real = real_node_images is not None
+        cluster = Cluster(kubeconfig, not real, host_settings)
+        fake_nodes = [] if real else [node(name, zone) for name, zone in NODES]
+        cluster.apply(fake_nodes + storage(folder) + metrics_api(ports["metrics"], pki.ca))
+        wait_for("nodes Ready", lambda: nodes_ready(cluster) == (1 if real else len(NODES)), 120)
         # Available: the aggregator reaches metrics-server and trusts it. (Usage itself appears once pods
         # run: kwok reports a node's usage as the sum of its pods'.)
         wait_for("metrics.k8s.io Available", lambda: api_service_available(cluster, METRICS_API), 60)

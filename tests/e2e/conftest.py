@@ -3,11 +3,15 @@ cluster when PEAKOPS_E2E_KUBECONFIG names one. Run with `make e2e`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.cluster import E2E_CACHE, Cluster, cluster_for_tests, wait_for
+from infra.images import builds, every_workload
+from tests.e2e.cluster import E2E_CACHE, Cluster, cluster_for_tests, control_plane, wait_for
+from tests.e2e.node import read_settings
 
 OPERATOR_CRDS = E2E_CACHE / "crds" / "prometheus-operator"
 
@@ -25,6 +29,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster_for_tests(tmp_path_factory.mktemp("cluster")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A control plane with one real node (tests/e2e/node.py) running the images `make images` built;
+    the user's own cluster when PEAKOPS_E2E_KUBECONFIG names one (its nodes are real)."""
+    own = os.environ.get("PEAKOPS_E2E_KUBECONFIG")
+    if own:
+        yield Cluster(Path(own), simulated=False)
+        return
+    images = [reference for reference, _ in builds(every_workload(("dev",)))]
+    with control_plane(tmp_path_factory.mktemp("real"), real_node_images=images) as running:
+        yield running
+    # Once the node has stopped, the host is as it was (an error at teardown otherwise).
+    assert read_settings() == running.host_settings
 
 
 @pytest.fixture
