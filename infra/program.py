@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import pulumi
@@ -62,7 +64,9 @@ def served_api_groups() -> set[str]:
     from kubernetes import config as kubeconfig
 
     try:
-        kubeconfig.load_kube_config()  # type: ignore[no-untyped-call]
+        # The path as KUBECONFIG says now: the client's own default is read once, when it is first
+        # imported, so a process that switches clusters (the Automation API, a test run) would ask the old one.
+        kubeconfig.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
         groups = client.ApisApi().get_api_versions().groups
     except Exception as exc:
         pulumi.log.warn(f"peakops: no cluster reachable ({type(exc).__name__}): each 'auto' setting is false")
