@@ -63,8 +63,8 @@ def served_api_groups() -> set[str]:
     from kubernetes import config as kubeconfig
 
     try:
-        # The path as KUBECONFIG says now: the client's own default is read once, when it is first
-        # imported, so a process that switches clusters (the Automation API, a test run) would ask the old one.
+        # The path KUBECONFIG names now: the client reads its default once, at its first import, so a
+        # process that switches clusters (the Automation API, a test run) would ask the old one.
         kubeconfig.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
         groups = client.ApisApi().get_api_versions().groups
     except Exception as exc:

@@ -3,6 +3,9 @@ registers, checked for the invariants a cluster would otherwise find the hard wa
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +283,63 @@ def test_explicit_settings_do_not_ask_the_cluster(monkeypatch: pytest.MonkeyPatc
 def test_no_reachable_cluster_serves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     assert program.served_api_groups() == set()
+
+
+def api_server(groups: list[str]) -> tuple[ThreadingHTTPServer, str]:
+    """The one call `served_api_groups` makes, answered as an apiserver would (`GET /apis`)."""
+    body = json.dumps(
+        {
+            "kind": "APIGroupList",
+            "apiVersion": "v1",
+            "groups": [
+                {"name": g, "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}]} for g in groups
+            ],
+        }
+    ).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            status = 200 if self.path.split("?")[0].rstrip("/") == "/apis" else 404
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_each_call_asks_the_cluster_kubeconfig_names_at_that_moment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kubernetes client fixes its default kubeconfig path when first imported: a process that
+    # switched clusters (a test session, the Automation API) once asked the old cluster and created
+    # ServiceMonitors the new one does not serve.
+    servers = [api_server(["apps"]), api_server(["apps", "monitoring.coreos.com"])]
+    try:
+        answers = []
+        for index, (_, url) in enumerate(servers):
+            kubeconfig = tmp_path / f"kubeconfig-{index}"
+            kubeconfig.write_text(
+                json.dumps(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Config",
+                        "clusters": [{"name": "c", "cluster": {"server": url}}],
+                        "users": [{"name": "u", "user": {"token": "t"}}],
+                        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                        "current-context": "x",
+                    }
+                )
+            )
+            monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+            answers.append(program.served_api_groups())
+        assert answers == [{"apps"}, {"apps", "monitoring.coreos.com"}]
+    finally:
+        for server, _ in servers:
+            server.shutdown()
