@@ -93,6 +93,10 @@ class StackConfig(BaseModel):
     )
     load_generator: bool = Field(default=False, description="Run Locust master and workers in the cluster.")
     load_generator_workers: int = Field(default=2, ge=1, le=100, description="Locust workers.")
+    load_generator_options: list[str] = Field(
+        default_factory=list,
+        description="More options of the load generator's Locust master, e.g. `[--test-seconds, 10m]`.",
+    )
 
     @field_validator("image_tag")
     @classmethod

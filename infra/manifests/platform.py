@@ -3,7 +3,7 @@
 observability(config) -> PrometheusRule + ServiceMonitors with the Prometheus Operator, ConfigMaps of
                          the generated rules otherwise; the Alertmanager config as a ConfigMap
 database(config)      -> nothing for an external URL (it is in the app's Secret); a dev PostgreSQL
-load_generator(config)-> Locust master and workers running the campaign plan (opt-in)
+load_generator(config)-> Locust master and worker Jobs playing the campaign plan once (opt-in)
 """
 
 from __future__ import annotations
@@ -178,7 +178,12 @@ def database(config: StackConfig) -> list[Manifest]:
     ]
 
 
-def _locust(config: StackConfig, role: str, args: list[str], replicas: int) -> Manifest:
+# A run is a Job, not a Deployment: a headless Locust master exits when the plan's traffic ends, and a
+# Deployment would restart it and replay the campaign for as long as it exists.
+LOCUST_WAIT_FOR_WORKERS_S = 300  # the master gives up (exit 1) if its workers never all connect
+
+
+def _locust(config: StackConfig, role: str, args: list[str], pods: int) -> Manifest:
     pod_labels = {**labels(LOAD_GENERATOR), "peakops.dev/locust-role": role}
     container: dict[str, Any] = {
         "name": f"locust-{role}",
@@ -191,21 +196,23 @@ def _locust(config: StackConfig, role: str, args: list[str], replicas: int) -> M
     }
     if role == "master":
         container["ports"] = [{"name": "locust", "containerPort": 5557, "protocol": "TCP"}]
+        # Ready once it listens for workers: the Service sends them only to a master that takes them.
         container["readinessProbe"] = {"tcpSocket": {"port": 5557}, "periodSeconds": 5}
         container["livenessProbe"] = {"tcpSocket": {"port": 5557}, "periodSeconds": 15}
-    else:
-        container["readinessProbe"] = {"exec": {"command": ["true"]}, "periodSeconds": 30}
-        container["livenessProbe"] = {"exec": {"command": ["true"]}, "periodSeconds": 30}
-    deployment: Manifest = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
+    job: Manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
         "metadata": meta(f"locust-{role}", config.namespace, LOAD_GENERATOR),
         "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {**selector(LOAD_GENERATOR), "peakops.dev/locust-role": role}},
+            "parallelism": pods,
+            "completions": pods,
+            # The master's exit code is the run's verdict (Locust exits 1 on failures): never rerun it.
+            # A worker that lost its master before the run began may retry.
+            "backoffLimit": 0 if role == "master" else 3 * pods,
             "template": {
                 "metadata": {"labels": pod_labels},
                 "spec": {
+                    "restartPolicy": "Never",
                     "automountServiceAccountToken": False,
                     "securityContext": dict(POD_SECURITY),
                     "containers": [container],
@@ -214,16 +221,25 @@ def _locust(config: StackConfig, role: str, args: list[str], replicas: int) -> M
             },
         },
     }
-    return justify(deployment, "CKV_K8S_43", "CKV_K8S_15")
+    # A load test runs for as long as its plan says: `pulumi up` must not wait for it to complete.
+    job["metadata"].setdefault("annotations", {})["pulumi.com/skipAwait"] = "true"
+    return justify(job, "CKV_K8S_43", "CKV_K8S_15")
 
 
 def load_generator(config: StackConfig) -> list[Manifest]:
+    """The campaign plan played once by Locust in the cluster against the edge's Service: a master Job
+    (its exit code is the verdict, its log the report) and `loadGeneratorWorkers` worker pods, which take
+    the plan and options from the master. `loadGeneratorOptions` are added to the master's command line
+    (Locust's and peakops' own: `--test-seconds 10m`, `--peak-arrivals 200`, ...). A new run: delete the
+    Jobs (or `pulumi up --replace` them)."""
     if not config.load_generator:
         return []
     target = f"http://{EDGE.name}.{config.namespace}.svc.cluster.local"
     plan = PLAN_FILE
     master_args = ["--master", "--headless", "--host", target, "--plan", plan,
-                   "--expect-workers", str(config.load_generator_workers)]  # fmt: skip
+                   "--expect-workers", str(config.load_generator_workers),
+                   "--expect-workers-max-wait", str(LOCUST_WAIT_FOR_WORKERS_S),
+                   *config.load_generator_options]  # fmt: skip
     return [
         _locust(config, "master", master_args, 1),
         _locust(

@@ -267,9 +267,15 @@ def test_every_image_has_a_non_root_user() -> None:
         assert user.split(":")[0] not in ("0", "root"), (reference, user)
 
 
-WORKLOAD_NAMES = sorted(
-    {(m["kind"], m["metadata"]["name"]) for m in WORKLOADS if m["kind"] in ("Deployment", "StatefulSet")}
-)
+def serves(manifest: dict[str, Any]) -> bool:
+    """A long-running pod: a Deployment, a StatefulSet, or a Job whose pod answers probes (the Locust
+    master listening for its workers). Workers and the prescale jobs run to completion: tested apart."""
+    if manifest["kind"] in ("Deployment", "StatefulSet"):
+        return True
+    return manifest["kind"] == "Job" and any("readinessProbe" in c for c in pod_spec(manifest)["containers"])
+
+
+WORKLOAD_NAMES = sorted({(m["kind"], m["metadata"]["name"]) for m in WORKLOADS if serves(m)})
 
 
 @pytest.mark.parametrize(("kind", "name"), WORKLOAD_NAMES, ids=[f"{k}/{n}" for k, n in WORKLOAD_NAMES])

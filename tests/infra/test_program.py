@@ -44,7 +44,7 @@ def pod_specs(
     resources: list[pulumi.runtime.MockResourceArgs],
 ) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
     found = []
-    for kind in ("Deployment", "StatefulSet"):
+    for kind in ("Deployment", "StatefulSet", "Job"):
         for inputs in of_kind(resources, kind):
             template = inputs["spec"]["template"]
             found.append((inputs["metadata"]["name"], template["spec"], template["metadata"]["labels"]))
@@ -110,6 +110,43 @@ def test_every_container_has_requests_limits_probes_and_a_pinned_image(
                 assert "livenessProbe" in container, where
             checked += 1
     assert checked >= 8
+
+
+def test_the_load_generator_plays_the_plan_once_as_jobs_pulumi_does_not_wait_for(
+    resources: list[pulumi.runtime.MockResourceArgs],
+) -> None:
+    # A Deployment would restart a finished headless master: the campaign replayed for as long as it runs.
+    jobs = {j["metadata"]["name"]: j for j in of_kind(resources, "Job")}
+    assert set(jobs) == {"locust-master", "locust-worker"}
+    assert not [d for d in of_kind(resources, "Deployment") if "locust" in d["metadata"]["name"]]
+    master, worker = jobs["locust-master"], jobs["locust-worker"]
+    assert (master["spec"]["completions"], master["spec"]["backoffLimit"]) == (
+        1,
+        0,
+    )  # its exit is the verdict
+    assert worker["spec"]["parallelism"] == worker["spec"]["completions"] == 2
+    for job in jobs.values():
+        assert job["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+        assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    command = master["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--expect-workers") + 1] == "2"
+
+
+def test_load_generator_options_reach_the_masters_command_line() -> None:
+    registered = deploy(
+        {
+            **BASE_CONFIG,
+            "peakops:prometheusOperator": "false",
+            "peakops:appRpsMetric": "false",
+            "peakops:loadGenerator": "true",
+            "peakops:loadGeneratorWorkers": "1",
+            "peakops:loadGeneratorOptions": '["--test-seconds", "90s", "--peak-arrivals", "30"]',
+        }
+    )
+    master = next(i for i in of_kind(registered, "Job") if i["metadata"]["name"] == "locust-master")
+    assert master["spec"]["template"]["spec"]["containers"][0]["command"][-4:] == [
+        "--test-seconds", "90s", "--peak-arrivals", "30",
+    ]  # fmt: skip
 
 
 def test_app_pods_run_non_root_read_only_without_a_token(
