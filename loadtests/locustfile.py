@@ -32,7 +32,7 @@ from loadtests import journeys, report
 from loadtests.arrivals import Arrivals
 from loadtests.collector import Collector
 from loadtests.journeys import RunContext, Visitor
-from loadtests.model import SHAPES, Timeline, from_plan
+from loadtests.model import SHAPES, Timeline, from_plan, rescaled
 from loadtests.verdict import CheckoutBar, checkout_bar, evaluate
 from peakops.context import resolve
 from peakops.paths import DEFAULT_PLAN, SPECS_DIR
@@ -110,7 +110,8 @@ CONTEXT_MESSAGE = "peakops_context"
 
 def build_timeline(plan: CampaignPlan, options: RunOptions) -> Timeline:
     if options.shape:
-        return SHAPES[options.shape](options.test_seconds, options.baseline_arrivals)
+        shape = SHAPES[options.shape](options.test_seconds, options.baseline_arrivals)
+        return rescaled(shape, options.traffic_scale, options.peak_arrivals)
     if options.plan_start:
         start = datetime.fromisoformat(options.plan_start)
     else:
@@ -317,4 +318,9 @@ def _verdict(environment: Environment, **_kwargs: Any) -> None:
         report.write_all(Path(options.report_dir), data)
     for reason in verdict.reasons:
         print(f"peakops verdict: {reason}", file=sys.stderr)
+    # One line a log collector keeps (`kubectl logs job/locust-master` when it runs in the cluster): the
+    # summary without its per-second rows, which --report-dir writes.
+    print(
+        "peakops summary: " + json.dumps({k: v for k, v in data.items() if k != "seconds"}), file=sys.stderr
+    )
     environment.process_exit_code = int(verdict.outcome)

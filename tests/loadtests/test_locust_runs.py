@@ -133,12 +133,14 @@ def test_impossible_rate_is_invalid_not_fail(shop: AppProcess, tmp_path: Path) -
 @pytest.mark.timeout(120)
 def test_canned_spike_shape_runs_without_a_plan_timeline(shop: AppProcess, tmp_path: Path) -> None:
     code, summary, output = peakops_loadtest(
-        shop.url, tmp_path / "r", "--shape", "spike", "--duration", "10", "--baseline-arrivals", "2"
-    )
+        shop.url, tmp_path / "r", "--shape", "spike", "--duration", "10", "--baseline-arrivals", "2",
+        "--peak-arrivals", "12",
+    )  # fmt: skip
     assert code == 0, output
     assert summary["source"] == "shape spike"
     seconds = summary["seconds"]
     assert max(r["planned_arrivals"] for r in seconds) > 5 * seconds[0]["planned_arrivals"]
+    assert max(r["planned_arrivals"] for r in seconds) == pytest.approx(12, abs=0.05)  # not 10 x 2 / 0.99
     assert summary["arrivals"]["started"] == pytest.approx(summary["arrivals"]["planned"], rel=0.1)
 
 
@@ -206,3 +208,7 @@ def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_wi
     assert busiest <= 20 * 1.25, output  # the master's --peak-arrivals 20, not 500 or the unscaled plan
     assert summary["arrivals"]["started"] == pytest.approx(summary["arrivals"]["planned"], rel=0.06), output
     assert len(summary["seconds"]) <= 12 + 8  # the master's 12 s timeline (plus the drain), not 40 s
+    # The same summary in the master's log, for a run whose files nobody can reach (a Job in a cluster).
+    line = next(x for x in output.splitlines() if "peakops summary: " in x)
+    logged = json.loads(line.split("peakops summary: ", 1)[1])
+    assert logged == {k: v for k, v in summary.items() if k != "seconds"}
