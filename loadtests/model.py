@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from peakops.plan import CampaignPlan, Decay, Influencer
@@ -159,6 +159,19 @@ def _add_abusive(series: dict[str, list[float]], share: float) -> None:
     seconds = len(next(iter(series.values())))
     totals = [sum(values[i] for values in series.values()) for i in range(seconds)]
     series[ABUSIVE] = [t * share / (1 - share) for t in totals]
+
+
+def rescaled(timeline: Timeline, traffic_scale: float | None, peak_arrivals: float | None) -> Timeline:
+    """The same shape with every second multiplied: by `traffic_scale`, or so that the busiest second
+    holds `peak_arrivals` (what `--peak-arrivals` means for a plan, now for a canned shape too)."""
+    if traffic_scale is None and peak_arrivals is None:
+        return timeline
+    scale = _scale(timeline.arrivals, traffic_scale, peak_arrivals)
+    return replace(
+        timeline,
+        arrivals={kind: [v * scale for v in values] for kind, values in timeline.arrivals.items()},
+        traffic_scale=timeline.traffic_scale * scale,
+    )
 
 
 # ---- canned shapes: quick use without a plan ---------------------------------------------------------

@@ -112,3 +112,15 @@ def test_canned_shapes(name: str) -> None:
         assert timeline.totals[0] == pytest.approx(2 / 0.99, rel=0.01)
     if name == "soak":
         assert max(timeline.totals) == pytest.approx(min(timeline.totals))
+
+
+@pytest.mark.parametrize("name", list(model.SHAPES))
+def test_peak_arrivals_scales_a_canned_shape_like_a_plan(name: str) -> None:
+    # `--shape spike --peak-arrivals 80` once ran the unscaled spike (10 x the baseline) and ignored 80.
+    timeline = model.rescaled(model.SHAPES[name](60, 2.0), None, 80)
+    assert max(timeline.totals) == pytest.approx(80)
+    unscaled = model.SHAPES[name](60, 2.0)
+    ratios = {round(a / b, 9) for a, b in zip(timeline.totals, unscaled.totals, strict=True) if b}
+    assert len(ratios) == 1  # the shape kept, only its height changed
+    assert timeline.traffic_scale == pytest.approx(80 / max(unscaled.totals))
+    assert max(model.rescaled(unscaled, 0.5, None).totals) == pytest.approx(max(unscaled.totals) / 2)
