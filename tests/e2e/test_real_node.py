@@ -19,7 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from infra.manifests.platform import load_generator
 from infra.manifests.prescale import KUBERNETES_VERSION
+from infra.render import stack_config
 from peakops.paths import REPO_ROOT
 from peakops.services import APP, EDGE
 from tests.e2e.cluster import E2E_CACHE, Cluster, wait_for
@@ -159,6 +161,56 @@ SPIKE_SECONDS = 150
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 
 
+def job_state(cluster: Cluster, name: str) -> str:
+    """ "Complete", "Failed" or "" (still running), from the Job's conditions."""
+    conditions = cluster.get("job", name, "-n", NAMESPACE)["status"].get("conditions", [])
+    return next(
+        (c["type"] for c in conditions if c["type"] in ("Complete", "Failed") and c["status"] == "True"), ""
+    )
+
+
+def test_the_load_generator_plays_the_plan_in_the_cluster_and_its_orders_are_stored(
+    dev_stack: Cluster,
+) -> None:
+    """The LoadGenerator component's objects (a Locust master Job, a worker Job, the master's Service), as
+    the program renders them with the load generator on, against the edge's Service by DNS name. The
+    master's exit is the run's verdict; the orders it counted are the orders PostgreSQL gained."""
+    wait_for("every dev pod Ready", lambda: all_ready(dev_stack, {APP.name, EDGE.name, "postgres"}), 300, 3)
+    config = stack_config("dev").model_copy(
+        update={
+            "load_generator": True,
+            "load_generator_workers": 1,
+            "load_generator_options": ["--test-seconds", "60s", "--peak-arrivals", "8"],
+        }
+    )
+    objects = load_generator(config)
+    for job in (o for o in objects if o["kind"] == "Job"):
+        # Test stack only: a 2-CPU node already runs the dev stack, so the pods request less than the
+        # dedicated core each a real run asks for (their limit stays 1 CPU).
+        job["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = "100m"
+    before = int(psql(dev_stack, "select count(*) from orders;\n").strip())
+    dev_stack.apply(objects)
+    try:
+        state = wait_for("the master Job finished", lambda: job_state(dev_stack, "locust-master"), 420, 5)
+        log = dev_stack.kubectl("logs", "-n", NAMESPACE, "job/locust-master", check=False)
+        assert state == "Complete", log[-4000:]
+        wait_for("the worker Job finished", lambda: job_state(dev_stack, "locust-worker"), 120, 3)
+        assert job_state(dev_stack, "locust-worker") == "Complete"
+        line = next(x for x in log.splitlines() if x.startswith("peakops summary: "))
+        summary = json.loads(line.removeprefix("peakops summary: "))
+        after = int(psql(dev_stack, "select count(*) from orders;\n").strip())
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "load-generator-in-cluster.json").write_text(json.dumps(summary, indent=1))
+        assert summary["arrivals"]["started"] > 0, summary
+        assert summary["checkout"].get("order", 0) > 0, summary
+        assert after - before == summary["checkout"]["order"], (before, after, summary["checkout"])
+    finally:
+        dev_stack.kubectl(
+            "delete", "-n", NAMESPACE, "--wait=true", "--ignore-not-found",
+            "job/locust-master", "job/locust-worker", "service/locust-master", check=False,
+        )  # fmt: skip
+
+
 def hpa_sample(cluster: Cluster, started: float) -> dict[str, Any]:
     hpa = cluster.get("hpa", APP.name, "-n", NAMESPACE)
     deployment = cluster.get("deployment", APP.name, "-n", NAMESPACE)
@@ -215,7 +267,7 @@ def test_the_hpa_scales_the_app_on_real_cpu_under_a_locust_spike(dev_stack: Clus
     report = tmp_path / "loadtest"
     command = [
         str(REPO_ROOT / ".venv" / "bin" / "peakops"), "loadtest", "--host", service_url(dev_stack, EDGE.name),
-        "--shape", "spike", "--duration", str(SPIKE_SECONDS), "--peak-arrivals", "80",
+        "--shape", "spike", "--duration", str(SPIKE_SECONDS), "--peak-arrivals", "400",
         "--baseline-arrivals", "40", "--report-dir", str(report),
     ]  # fmt: skip
     samples: list[dict[str, Any]] = []
@@ -378,3 +430,41 @@ def test_app_pods_deleted_and_killed_under_load_lose_no_order(dev_stack: Cluster
     # Bounded: a deleted pod drains gracefully; a killed one fails what it was serving until its
     # readiness probe (2 s x 2) takes it out of the Service.
     assert len(failed) <= max(10, len(results) // 10), figures
+
+
+def test_the_pdb_keeps_an_app_pod_in_service_through_a_drain(dev_stack: Cluster) -> None:
+    """Two app pods on the one node; `kubectl drain` evicts through the Eviction API, which the PDB
+    (maxUnavailable 1) answers: the first eviction is allowed, the second refused while the first one's
+    replacement cannot be scheduled on the cordoned node. The drain gives up at its timeout."""
+    wait_for("every dev pod Ready", lambda: all_ready(dev_stack, {APP.name, EDGE.name, "postgres"}), 300, 3)
+    dev_stack.kubectl(
+        "patch", "hpa", APP.name, "-n", NAMESPACE, "--type=merge", "-p", '{"spec":{"minReplicas":2}}'
+    )
+    wait_for("two app pods Ready", lambda: ready_app_pods(dev_stack) >= 2, 180, 3)
+    pdb = f"poddisruptionbudget/{APP.name}"
+    wait_for(
+        "the PDB allowing one disruption",
+        lambda: dev_stack.get(pdb, "-n", NAMESPACE)["status"].get("disruptionsAllowed") == 1,
+        60,
+        2,
+    )
+    before = {p["metadata"]["name"] for p in app_pods(dev_stack)}
+    try:
+        output = dev_stack.kubectl(
+            "drain", NODE_NAME, f"--pod-selector=app.kubernetes.io/name={APP.name}",
+            "--delete-emptydir-data", "--timeout=45s", check=False,
+        )  # fmt: skip
+        pods_now = app_pods(dev_stack)
+        running = {
+            p["metadata"]["name"]
+            for p in pods_now
+            if p["metadata"]["name"] in before and p["status"]["phase"] == "Running"
+        }
+        pending = [p["metadata"]["name"] for p in pods_now if p["status"]["phase"] == "Pending"]
+        assert "disruption budget" in output, output
+        assert len(running) == 1, f"one of {sorted(before)} must still serve: {sorted(running)}\n{output}"
+        assert ready_app_pods(dev_stack) == 1, output
+        assert pending, f"the evicted pod's replacement has nowhere to go on a cordoned node: {pods_now}"
+    finally:
+        dev_stack.kubectl("uncordon", NODE_NAME)
+    wait_for("two app pods Ready after the uncordon", lambda: ready_app_pods(dev_stack) >= 2, 180, 3)
