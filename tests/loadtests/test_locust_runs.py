@@ -212,3 +212,42 @@ def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_wi
     line = next(x for x in output.splitlines() if "peakops summary: " in x)
     logged = json.loads(line.split("peakops summary: ", 1)[1])
     assert logged == {k: v for k, v in summary.items() if k != "seconds"}
+
+
+@pytest.mark.timeout(150)
+def test_the_masters_order_count_is_what_the_database_gained(start_app: StartApp, tmp_path: Path) -> None:
+    """A master and a worker in separate processes: every order the worker saw acknowledged reaches the
+    master's summary, however late in the run (the last report before quitting included)."""
+    database = tmp_path / "shop.db"
+    shop = start_app(f"sqlite+aiosqlite:///{database}", PEAKOPS_CATALOG=str(DEMO_CATALOG))
+    report = tmp_path / "r"
+    port = free_port()
+    locust = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
+    master = subprocess.Popen(
+        [
+            *locust, "--master", "--headless", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port), "--host", shop.url, "--plan", str(DEMO_PLAN),
+            "--test-seconds", "20", "--peak-arrivals", "15", "--report-dir", str(report), "--only-summary",
+        ],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        output, _ = master.communicate(timeout=120)
+        worker.wait(timeout=30)
+    finally:
+        for process in (master, worker):
+            process.kill()
+            process.wait()
+    summary = json.loads((report / "summary.json").read_text())
+    import sqlite3
+
+    with sqlite3.connect(database) as db:
+        stored = db.execute("select count(*) from orders").fetchone()[0]
+    assert summary["checkout"]["order"] > 0, output
+    assert stored == summary["checkout"]["order"], (stored, summary["checkout"], output[-3000:])
