@@ -4,6 +4,7 @@ the rate is impossible for the generator, and a malformed plan that runs nothing
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -245,8 +246,6 @@ def test_the_masters_order_count_is_what_the_database_gained(start_app: StartApp
             process.kill()
             process.wait()
     summary = json.loads((report / "summary.json").read_text())
-    import sqlite3
-
     with sqlite3.connect(database) as db:
         stored = db.execute("select count(*) from orders").fetchone()[0]
     assert summary["checkout"]["order"] > 0, output
