@@ -9,13 +9,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env images e2e clean
+.PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env images e2e fleet fleet-down clean
 
 help:
 	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
 	@echo "make test    lint, type-check and run the whole test suite against real servers"
 	@echo "make bench   benchmarks (app vs bare ASGI; load generator vs plain Locust), printed as ratios"
 	@echo "make e2e     a real Kubernetes control plane (built from Go modules, cached) and the deploys into it"
+	@echo "make fleet   the example fleet as systemd containers, converged by Ansible over SSH"
 
 # uv comes from PyPI into its own venv under the cache, so nothing global is touched.
 $(UV):
@@ -71,6 +72,15 @@ images: bootstrap e2e-env
 
 e2e: bootstrap e2e-env images
 	PEAKOPS_CACHE=$(CACHE) PEAKOPS_E2E=1 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+# The example fleet for real: a container per host of ansible/inventories/fleet (systemd, sshd),
+# converged over SSH with ansible/playbooks/site.yml.
+fleet: bootstrap images
+	PEAKOPS_CACHE=$(CACHE) PEAKOPS_FLEET=1 $(VENV)/bin/pytest tests/fleet $(PYTEST_ARGS)
+
+# Remove a fleet kept for a look inside (PEAKOPS_FLEET_KEEP=1 make fleet).
+fleet-down:
+	PEAKOPS_CACHE=$(CACHE) $(VENV)/bin/python -m tests.fleet.fleet
 
 bench: bootstrap
 	$(PY) benchmarks/app_throughput.py

@@ -26,6 +26,9 @@ from peakops.services import APP, EDGE
 # A node's sandbox image (every pod's first container, holding its namespaces): built by
 # scripts/images.sh from pause.c of the pinned k8s.io/kubernetes release, for the e2e suite's real node.
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1"
+# Not a Kubernetes image: a host of the test fleet (tests/fleet), systemd and sshd on the same Debian
+# base; scripts/images.sh builds it from images/fleet-host/Dockerfile.
+FLEET_HOST_IMAGE = "localhost/peakops/fleet-host:bookworm"
 
 
 def _repository(reference: str) -> str:

@@ -42,7 +42,7 @@ if [ "${1:-}" = --list ]; then cut -f1 <<<"$list"; exit 0; fi
 
 # --- tools (Debian packages): the builds', and the e2e suite's real node (tests/e2e/node.py) -----------
 packages=(mmdebstrap podman buildah netavark aardvark-dns catatonit uidmap fuse-overlayfs slirp4netns
-          containerd runc containernetworking-plugins iptables gcc libc6-dev)
+          containerd runc containernetworking-plugins iptables gcc libc6-dev openssh-client)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
@@ -164,4 +164,13 @@ if ! podman image exists "$pause"; then
   rm -rf "$context"
   log "image $pause (pause.c of k8s.io/kubernetes $kubernetes)"
 fi
-podman images --filter reference='ghcr.io/peakops/*' --filter reference="$pause" --format '{{.Repository}}:{{.Tag}} {{.Size}}'
+# --- the test fleet's hosts (tests/fleet): systemd and sshd on the same Debian base --------------------
+fleet_host=$(sed -n 's/^FLEET_HOST_IMAGE = "\(.*\)"$/\1/p' infra/images.py)
+[ -n "$fleet_host" ] || { echo "images: no FLEET_HOST_IMAGE in infra/images.py" >&2; exit 1; }
+started=$SECONDS
+echo "images: $fleet_host (images/fleet-host/Dockerfile)"
+nice -n 10 podman build --quiet --pull=never --network=host --build-arg "DEBIAN_IMAGE=$debian" "${ca[@]}" \
+  -f images/fleet-host/Dockerfile -t "$fleet_host" images/fleet-host >/dev/null
+log "image $fleet_host $((SECONDS - started))s"
+
+podman images --filter reference='ghcr.io/peakops/*' --filter reference="$fleet_host" --filter reference="$pause" --format '{{.Repository}}:{{.Tag}} {{.Size}}'

@@ -17,6 +17,8 @@ from tests.support.procs import AppProcess, PostgresServer, run_app, run_postgre
 TESTS_DIR = Path(__file__).parent
 # tests/e2e starts a Kubernetes control plane built from Go modules: `make e2e` runs it, after `make test`.
 collect_ignore = [] if os.environ.get("PEAKOPS_E2E") else ["e2e"]
+# tests/fleet starts a fleet of systemd containers and converges it over SSH: `make fleet` runs it.
+collect_ignore += [] if os.environ.get("PEAKOPS_FLEET") else ["fleet"]
 TEST_CATALOG = TESTS_DIR / "app" / "catalog.yaml"
 ADMIN_TOKEN = "test-admin-token-0123456789"
 WEBHOOK_SECRETS = {"instagram": "ig-secret-for-tests", "agency": "agency-secret-for-tests"}

@@ -18,7 +18,7 @@ ANSIBLE = REPO_ROOT / "ansible"
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
 PLAYBOOKS = sorted((ANSIBLE / "playbooks").glob("*.yml"))
-INVENTORIES = ["local", "example"]
+INVENTORIES = ["local", "example", "fleet"]
 
 
 def run(*command: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
@@ -82,3 +82,23 @@ def test_the_fleet_scrapes_a_node_exporter_on_every_host() -> None:
     assert {t.rsplit(":", 1)[0] for t in targets["node"]} == addresses
     assert all(t.endswith(":9100") for t in targets["node"])
     assert set(targets) >= {"app", "haproxy", "exporter", "node", "prometheus", "alertmanager"}
+
+
+def test_the_test_fleet_has_the_examples_groups_and_settings() -> None:
+    """The container fleet (tests/fleet) converges the example's configuration: each of the example's
+    group_vars entries is linked, not copied, and only group `fleet` (every host) adds its own."""
+    example, fleet = ANSIBLE / "inventories" / "example", ANSIBLE / "inventories" / "fleet"
+    for entry in (example / "group_vars").iterdir():
+        link = fleet / "group_vars" / entry.name
+        assert link.is_symlink(), link
+        assert link.resolve() == entry.resolve(), link
+    assert {p.name for p in (fleet / "group_vars").iterdir()} - {
+        p.name for p in (example / "group_vars").iterdir()
+    } == {"fleet"}
+    groups = {}
+    for name in ("example", "fleet"):
+        listed = run(str(BIN / "ansible-inventory"), "-i", f"ansible/inventories/{name}", "--list")
+        assert listed.returncode == 0, listed.stderr
+        data = json.loads(listed.stdout)
+        groups[name] = {g for g in data if g not in ("_meta", "ungrouped", "fleet")}
+    assert groups["fleet"] == groups["example"]

@@ -43,7 +43,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from infra.images import PAUSE_IMAGE
-from tests.support.gotools import BIN_DIR, CACHE
+from tests.support.gotools import BIN_DIR
+from tests.support.podman import PodmanError, podman_env
 from tests.support.procs import free_port, run_service
 
 NODE_NAME = "peakops-node-1"
@@ -291,14 +292,10 @@ class Node:
 
 def import_images(ctr_socket: Path, images: list[str], folder: Path) -> None:
     """podman's images (make images) into containerd's k8s.io namespace, under the same names."""
-    env_file = CACHE / "images" / "env.sh"
-    if not env_file.exists():
-        raise NodeError(f"{env_file} is missing: run `make images`")
-    env = dict(os.environ)
-    for line in env_file.read_text().split():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            env[key] = value
+    try:
+        env = podman_env()
+    except PodmanError as exc:
+        raise NodeError(str(exc)) from None
     archive = folder / "images.tar"
     saved = subprocess.run(
         ["podman", "save", "--multi-image-archive", "--format=docker-archive", f"--output={archive}",

@@ -26,6 +26,7 @@ import pytest
 from infra.images import builds, every_workload
 from infra.manifests.prescale import KUBERNETES_VERSION
 from peakops.services import APP
+from tests.support.podman import podman_env
 
 CACHE = Path(os.environ.get("PEAKOPS_CACHE", Path.home() / ".cache" / "peakops"))
 WORKLOADS = every_workload(("dev",))
@@ -35,15 +36,6 @@ SECRET_VALUES = {
     "PEAKOPS_ADMIN_TOKEN": "smoke-admin-token-0123456789",
     "PEAKOPS_DATABASE_URL": "sqlite+aiosqlite:////var/lib/peakops/shop.db",
 }
-
-
-def podman_env() -> dict[str, str]:
-    images = CACHE / "images"
-    return {
-        **os.environ,
-        "CONTAINERS_STORAGE_CONF": str(images / "storage.conf"),
-        "CONTAINERS_CONF": str(images / "containers.conf"),
-    }
 
 
 def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
