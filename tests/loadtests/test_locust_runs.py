@@ -159,6 +159,42 @@ def test_malformed_plan_is_exit_2_and_runs_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "r").exists()
 
 
+LOCUST = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
+
+
+def distributed_run(host: str, report: Path, workers: list[list[str]], *master_args: str) -> str:
+    """A headless master (`--report-dir report`, MASTER_ARGS) and one worker process per entry of
+    `workers` (its own arguments); waits for the master (120 s) and returns its output."""
+    port = free_port()
+    master = subprocess.Popen(
+        [
+            *LOCUST, "--master", "--headless", "--expect-workers", str(len(workers)),
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--host", host,
+            "--report-dir", str(report), "--only-summary", *master_args,
+        ],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    started = [
+        subprocess.Popen(
+            [*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *args],
+            cwd=REPO_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for args in workers
+    ]
+    try:
+        output, _ = master.communicate(timeout=120)
+        for worker in started:
+            worker.wait(timeout=30)
+    finally:
+        processes: list[subprocess.Popen[str] | subprocess.Popen[bytes]] = [master, *started]
+        for process in processes:
+            process.kill()
+            process.wait()
+    return output
+
+
 @pytest.mark.timeout(150)
 def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_with(
     shop: AppProcess, tmp_path: Path
@@ -167,16 +203,6 @@ def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_wi
     replayed the unscaled plan: hundreds of arrivals per second). Now the master sends its plan and
     options to each worker before the test starts."""
     report = tmp_path / "r"
-    port = free_port()
-    locust = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
-    master = subprocess.Popen(
-        [
-            *locust, "--master", "--headless", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", str(port), "--host", shop.url, "--plan", str(DEMO_PLAN),
-            "--test-seconds", "12", "--peak-arrivals", "20", "--report-dir", str(report), "--only-summary",
-        ],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
     other_plan = tmp_path / "other.yaml"
     data = yaml.safe_load(DEMO_PLAN.read_text())
     data["baseline"]["visitors_per_second"] = 400
@@ -185,22 +211,17 @@ def test_workers_play_the_masters_plan_and_options_whatever_they_were_started_wi
         [],  # bare: the default plan, unscaled
         ["--plan", str(other_plan), "--peak-arrivals", "500", "--test-seconds", "40", "--time-scale", "1"],
     ]
-    workers = [
-        subprocess.Popen(
-            [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *args],
-            cwd=REPO_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for args in worker_args
-    ]
-    processes: list[subprocess.Popen[Any]] = [master, *workers]
-    try:
-        output, _ = master.communicate(timeout=120)
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
+    output = distributed_run(
+        shop.url,
+        report,
+        worker_args,
+        "--plan",
+        str(DEMO_PLAN),
+        "--test-seconds",
+        "12",
+        "--peak-arrivals",
+        "20",
+    )
     summary = json.loads((report / "summary.json").read_text())
     assert summary["arrivals"]["planned"] == pytest.approx(
         sum(r["planned_arrivals"] for r in summary["seconds"]), rel=0.01
@@ -222,29 +243,9 @@ def test_the_masters_order_count_is_what_the_database_gained(start_app: StartApp
     database = tmp_path / "shop.db"
     shop = start_app(f"sqlite+aiosqlite:///{database}", PEAKOPS_CATALOG=str(DEMO_CATALOG))
     report = tmp_path / "r"
-    port = free_port()
-    locust = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py"]
-    master = subprocess.Popen(
-        [
-            *locust, "--master", "--headless", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
-            "--master-bind-port", str(port), "--host", shop.url, "--plan", str(DEMO_PLAN),
-            "--test-seconds", "20", "--peak-arrivals", "15", "--report-dir", str(report), "--only-summary",
-        ],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    worker = subprocess.Popen(
-        [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    output = distributed_run(
+        shop.url, report, [[]], "--plan", str(DEMO_PLAN), "--test-seconds", "20", "--peak-arrivals", "15"
     )
-    try:
-        output, _ = master.communicate(timeout=120)
-        worker.wait(timeout=30)
-    finally:
-        for process in (master, worker):
-            process.kill()
-            process.wait()
     summary = json.loads((report / "summary.json").read_text())
     with sqlite3.connect(database) as db:
         stored = db.execute("select count(*) from orders").fetchone()[0]
