@@ -78,9 +78,11 @@ def test_the_fleet_scrapes_a_node_exporter_on_every_host() -> None:
     ]  # the YAML callback
     listed = run(str(BIN / "ansible-inventory"), "-i", "ansible/inventories/example", "--list")
     inventory = json.loads(listed.stdout)
-    addresses = {v["ansible_host"] for v in inventory["_meta"]["hostvars"].values()}
-    assert {t.rsplit(":", 1)[0] for t in targets["node"]} == addresses
-    assert all(t.endswith(":9100") for t in targets["node"])
+    hostvars = inventory["_meta"]["hostvars"]
+    # Host name -> its address: the alerts on a host's series name the host (label `host`).
+    assert targets["node"] == {name: f"{v['ansible_host']}:9100" for name, v in hostvars.items()}
+    apps = inventory["app"]["hosts"]
+    assert targets["app"] == {name: f"{hostvars[name]['ansible_host']}:8000" for name in apps}
     assert set(targets) >= {"app", "haproxy", "exporter", "node", "prometheus", "alertmanager"}
 
 

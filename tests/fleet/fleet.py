@@ -208,6 +208,11 @@ class Fleet:
         """The host goes down (its systemd stops every unit, then the container exits)."""
         podman("stop", "--time", "20", self.host(name).container, timeout=60)
 
+    def kill_host(self, name: str) -> None:
+        """The host fails: every process of it SIGKILLed at once (no unit stops, no goodbye on the wire)."""
+        podman("kill", "--signal", "KILL", self.host(name).container, timeout=60)
+        podman("wait", self.host(name).container, check=False, timeout=60)
+
     def start_host(self, name: str) -> None:
         podman("start", self.host(name).container)
         self.wait_booted(self.host(name))

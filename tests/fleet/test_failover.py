@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from peakops.paths import REPO_ROOT
 from tests.fleet.fleet import Fleet, fleet_vars
@@ -47,23 +48,38 @@ def write_artifact(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def test_the_vip_moves_when_its_balancer_goes_down(hosts: Fleet, converged: dict[str, Any]) -> None:
+def watch_vip(hosts: Fleet, vip: str, holder: str, stop: threading.Event, moved: list[float]) -> None:
+    """Append the monotonic time the VIP is first seen on a balancer other than `holder` (polled ~0.3 s)."""
+    # Only the others are asked: an SSH to the failed host would wait out its connect timeout.
+    others = [lb.name for lb in hosts.in_group("load_balancer") if lb.name != holder]
+    deadline = time.monotonic() + 90
+    while not stop.is_set() and time.monotonic() < deadline:
+        if any(vip in hosts.ssh(name, "ip -4 -o addr show", check=False).stdout for name in others):
+            moved.append(time.monotonic())
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_the_vip_moves_when_its_balancer_goes_down(hosts: Fleet, converged: dict[str, Any], how: str) -> None:
+    """`stopped`: a clean shutdown (keepalived's unit stops first and sends a priority-0 advert).
+    `killed`: every process SIGKILLed, so the backup waits out the master-down interval (3 adverts)."""
     vip = fleet_vars()["peakops_lb_vip"]
     before = vip_holders(hosts, vip)
     assert len(before) == 1, before
     holder = before[0]
     results: list[tuple[float, int]] = []
+    moved: list[float] = []
     stop = threading.Event()
     prober = threading.Thread(target=probe, args=(f"http://{vip}/readyz", stop, results))
     prober.start()
     try:
         time.sleep(3)
         down_at = time.monotonic()
-        hosts.stop_host(holder)  # its systemd stops keepalived (a priority-0 advert), then everything
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not [h for h in vip_holders(hosts, vip) if h != holder]:
-            time.sleep(0.2)
-        moved_at = time.monotonic()
+        watcher = threading.Thread(target=watch_vip, args=(hosts, vip, holder, stop, moved))
+        watcher.start()
+        (hosts.stop_host if how == "stopped" else hosts.kill_host)(holder)
+        watcher.join(timeout=120)
         time.sleep(10)  # requests after the switch
     finally:
         stop.set()
@@ -71,23 +87,26 @@ def test_the_vip_moves_when_its_balancer_goes_down(hosts: Fleet, converged: dict
         hosts.start_host(holder)
     after = vip_holders(hosts, vip)
     failed = [(t - down_at, s) for t, s in results if s != 200]
-    last_failure = max((t for t, _ in failed), default=0.0)
+    switch_s = moved[0] - down_at if moved else None
     figures = {
+        "how": how,
         "requests": len(results),
         "failed": len(failed),
         "failed_after_down_s": [round(t, 2) for t, _ in failed],
-        "vip_moved_after_s": round(moved_at - down_at, 2),
-        "last_failure_after_down_s": round(last_failure, 2),
+        "vip_moved_after_s": round(switch_s, 2) if switch_s is not None else None,
+        "last_failure_after_down_s": round(max((t for t, _ in failed), default=0.0), 2),
         "from": holder,
         "to": after,
     }
-    write_artifact("vip-failover.json", figures)
+    write_artifact(f"vip-failover-{how}.json", figures)
+    print(f"VIP {how}: {figures}")
+    assert switch_s is not None, figures
+    assert switch_s < 30, figures
     assert after, figures
-    assert holder not in after, figures  # moved, and not back when its host returned
-    assert moved_at - down_at < 30, figures
-    late = [t for t, _ in failed if t > moved_at - down_at + 2]
+    assert holder not in after, figures  # moved, and not back when its host returned (nopreempt)
+    # Bounded: failures only until the switch (and a probe timeout past it), none in the 10 s after.
+    late = [t for t, _ in failed if t > switch_s + 2]
     assert not late, f"requests failed well after the switch: {figures}"
-    assert len(failed) <= 100, figures  # bounded: at most the switch time's worth of probes
 
 
 def test_the_backup_app_host_serves_when_every_primary_is_down(
