@@ -171,9 +171,11 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     console.print(
         f"arrivals: planned {arrivals['planned']:.0f}, started {arrivals['started']}, "
         f"dropped {arrivals['dropped']}   funnel: landing {funnel['landing']} -> "
-        f"browse {funnel['browse']} -> cart {funnel['cart']}"
-        f" -> checkout {funnel['checkout']}   checkout outcomes: {summary['checkout']}"
+        f"browse {funnel['browse']} -> cart {funnel['cart']} -> checkout {funnel['checkout']}; "
+        f"returning {funnel['returning']} -> checkout {funnel['returning_checkout']}"
     )
+    outcomes = ", ".join(f"{name} {n}" for name, n in sorted(summary["checkout"].items()))
+    console.print(f"checkout attempts {funnel['checkout_attempts']}: {outcomes or 'none'}")
     if "checkout_success_threshold" in summary:
         console.print(f"checkout success threshold: {summary['checkout_success_threshold']}")
 

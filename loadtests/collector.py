@@ -17,6 +17,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
+from peakops.edgelog import CACHED_ROUTES
+
 CHECKOUT_ROUTE = "/api/checkout"
 HIGHEST_US = 60_000_000  # longer responses are recorded as 60 s
 SIGNIFICANT_DIGITS = 2
@@ -53,7 +55,8 @@ class Collector:
     dropped: int = 0
     # (journey, second) -> {"requests", "failures", "rt": {ms: count}}
     journeys: dict[tuple[str, int], dict[str, Any]] = field(default_factory=lambda: defaultdict(_bucket))
-    # second -> {"HIT": n, "MISS": n, ...}
+    # second -> {"HIT": n, "MISS": n, ...}: the X-Cache of responses to the routes the edge caches only
+    # (peakops.edgelog.CACHED_ROUTES); the others are always PASS and would dilute the hit ratio.
     cache: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     # checkout outcomes: "order", "sold_out", "refused", "failed"
     checkout: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -62,12 +65,15 @@ class Collector:
     funnel: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     cpu: dict[int, float] = field(default_factory=dict)
 
-    def request(self, journey: str, second: int, ms: float, failed: bool, x_cache: str | None) -> None:
+    def request(
+        self, journey: str, second: int, ms: float, failed: bool, x_cache: str | None, route: str = ""
+    ) -> None:
+        """One response: its journey, second of the run, time (ms), failure, X-Cache and route template."""
         bucket = self.journeys[(journey, second)]
         bucket["requests"] += 1
         bucket["failures"] += int(failed)
         bucket["rt"].record_value(min(max(1, round(ms * 1000)), HIGHEST_US))
-        if x_cache:
+        if x_cache and route in CACHED_ROUTES:
             self.cache[second][x_cache.upper()] += 1
 
     def drain(self) -> dict[str, Any]:

@@ -230,7 +230,7 @@ def _record_request(
     headers = getattr(response, "headers", None)
     x_cache = headers.get("X-Cache") if headers is not None else None
     run.collector.request(
-        journey, run.arrivals.second_of(started), response_time, exception is not None, x_cache
+        journey, run.arrivals.second_of(started), response_time, exception is not None, x_cache, name
     )
 
 

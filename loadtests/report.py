@@ -13,6 +13,7 @@ from jinja2 import Template
 from loadtests.collector import LATENCY_RELATIVE_ERROR, Collector, merged, percentile
 from loadtests.model import Timeline
 from loadtests.verdict import Verdict
+from peakops.edgelog import CACHED_ROUTES
 
 
 def per_second(timeline: Timeline, collector: Collector, seconds: int) -> list[dict[str, Any]]:
@@ -58,6 +59,8 @@ def summary(
     browse = collector.funnel.get("browse", 0)
     cart = collector.funnel.get("cart", 0)
     checkout = collector.funnel.get("checkout", 0)
+    returning = collector.funnel.get("returning", 0)
+    returning_checkout = collector.funnel.get("returning_checkout", 0)
     cache_total = sum(sum(c.values()) for c in collector.cache.values())
     cache_hits = sum(
         c.get("HIT", 0) + c.get("STALE", 0) + c.get("UPDATING", 0) for c in collector.cache.values()
@@ -76,18 +79,34 @@ def summary(
             "started": sum(collector.started.values()),
             "dropped": collector.dropped,
         },
+        # One funnel: new visitors step by step, returning visitors apart (they skip the landing page),
+        # and every checkout attempt of either counted once in `checkout_attempts`, which is the sum of
+        # the outcomes in "checkout" (orders included).
         "funnel": {
             "landing": landings,
             "browse": browse,
             "cart": cart,
             "checkout": checkout,
+            "returning": returning,
+            "returning_checkout": returning_checkout,
+            "checkout_attempts": checkout + returning_checkout,
             "browse_ratio": browse / landings if landings else None,
             "cart_ratio": cart / browse if browse else None,
             "checkout_ratio": checkout / cart if cart else None,
         },
         "checkout": dict(collector.checkout),
+        "cache": {"responses": cache_total, "hits": cache_hits},
         "cache_hit_ratio": cache_hits / cache_total if cache_total else None,
         "seconds": rows,
+        # What each figure above counts, for a reader of the JSON alone.
+        "definitions": {
+            "funnel": "new visitors who reached each step (landing, browse, cart, checkout); returning "
+            "visitors and their checkouts apart; checkout_attempts = checkout + returning_checkout",
+            "checkout": "attempts by outcome (order, sold_out, failed), summing to checkout_attempts",
+            "cache": "responses of the routes the edge caches (" + ", ".join(CACHED_ROUTES) + ") by X-Cache; "
+            "hits are HIT, STALE and UPDATING",
+            "cache_hit_ratio": "cache.hits / cache.responses",
+        },
         **extra,
     }
 
@@ -99,7 +118,8 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def _svg(draw: Any) -> str:
+def svg(draw: Any, xlabel: str = "test second") -> str:
+    """An inline SVG of one plot: `draw(axes)` plots, this adds the grid, the x label and the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -108,7 +128,7 @@ def _svg(draw: Any) -> str:
     figure, axes = plt.subplots(figsize=(9, 2.8))
     draw(axes)
     axes.grid(alpha=0.3)
-    axes.set_xlabel("test second")
+    axes.set_xlabel(xlabel)
     axes.legend(loc="upper right", fontsize="small")
     figure.tight_layout()
     buffer = io.StringIO()
@@ -143,7 +163,9 @@ recorded response time, never below it.</p>
 {% endfor %}</table>
 <h2>Funnel</h2><p>landing {{ s.funnel.landing }} &rarr; browse {{ s.funnel.browse }}
 &rarr; cart {{ s.funnel.cart }}
-&rarr; checkout {{ s.funnel.checkout }}; checkout outcomes: {{ s.checkout }}</p>
+&rarr; checkout {{ s.funnel.checkout }}; returning {{ s.funnel.returning }} &rarr; checkout
+{{ s.funnel.returning_checkout }}; checkout attempts {{ s.funnel.checkout_attempts }} by outcome:
+{{ s.checkout }}</p>
 {% for title, svg in plots %}<h2>{{ title }}</h2>{{ svg | safe }}{% endfor %}
 </body></html>""")
 
@@ -175,11 +197,11 @@ def write_html(path: Path, data: dict[str, Any]) -> None:
         ax.set_ylim(0, 1.05)
 
     plots = [
-        ("Planned vs achieved arrivals", _svg(arrivals)),
-        ("Requests and orders per second", _svg(throughput)),
-        ("Latency percentiles", _svg(latency)),
-        ("Errors", _svg(errors)),
-        ("Edge cache hit ratio (X-Cache; empty without an edge)", _svg(cache)),
+        ("Planned vs achieved arrivals", svg(arrivals)),
+        ("Requests and orders per second", svg(throughput)),
+        ("Latency percentiles", svg(latency)),
+        ("Errors", svg(errors)),
+        ("Edge cache hit ratio of the cached routes (X-Cache; empty without an edge)", svg(cache)),
     ]
     path.write_text(REPORT.render(s=data, plots=plots))
 

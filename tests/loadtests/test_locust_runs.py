@@ -69,6 +69,11 @@ def test_plan_run_tracks_arrivals_and_funnel_and_passes(shop: AppProcess, tmp_pa
     assert funnel["cart_ratio"] == pytest.approx(plan["cart"], abs=0.15)
     assert funnel["checkout_ratio"] == pytest.approx(plan["checkout"], abs=0.25)
     assert summary["checkout"]["order"] > 0
+    # One funnel: every checkout attempt, a new or a returning visitor's, has exactly one outcome.
+    assert funnel["returning"] > 0
+    assert funnel["checkout_attempts"] == funnel["checkout"] + funnel["returning_checkout"]
+    assert sum(summary["checkout"].values()) == funnel["checkout_attempts"], (funnel, summary["checkout"])
+    assert set(summary["definitions"]) >= {"funnel", "checkout", "cache", "cache_hit_ratio"}
     assert set(verdict["journeys"]) >= {"influencer", "organic"}
     assert (tmp_path / "r" / "report.html").read_text().count("<svg") == 5
     assert (tmp_path / "r" / "seconds.csv").read_text().startswith("second,planned_arrivals")
