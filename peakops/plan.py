@@ -165,6 +165,104 @@ class Thresholds(_Strict):
 
 JOURNEYS = ("influencer", "organic", "returning", "abusive")
 
+# What a rehearsal can do to the local stack (cli/rehearse.py applies each):
+#   payment_failure  every instance fails `ratio` of payment authorisations (the app's fault API)
+#   payment_slow     payment authorisations take `latency_ms` longer (checkout route latency)
+#   origin_slow      every app route takes `latency_ms` longer (the origin behind the edge)
+#   app_kill         one app instance SIGKILLed through the supervisor, restarted at the fault's end
+#   edge_reload      the edge reloads its config (SIGHUP through the supervisor)
+#   edge_restart     the edge stopped, started again at the fault's end
+#   database_restart the database stopped, started again at the fault's end (PostgreSQL stacks)
+FAULT_KINDS = (
+    "payment_failure",
+    "payment_slow",
+    "origin_slow",
+    "app_kill",
+    "edge_reload",
+    "edge_restart",
+    "database_restart",
+)
+
+
+class Fault(_Strict):
+    """A fault on the rehearsal's timeline: `kind` (FAULT_KINDS), from `start_seconds` into the scenario's
+    traffic for `duration_seconds` (seconds of the rehearsal's clock)."""
+
+    kind: Literal[
+        "payment_failure", "payment_slow", "origin_slow", "app_kill", "edge_reload", "edge_restart",
+        "database_restart",
+    ]  # fmt: skip
+    start_seconds: float = Field(default=10, ge=0)
+    duration_seconds: float = Field(default=30, gt=0)
+    ratio: float = Field(default=1.0, gt=0, le=1, description="payment_failure: share of payments failed")
+    latency_ms: int = Field(default=0, ge=0, le=60_000, description="payment_slow, origin_slow: added ms")
+
+    @model_validator(mode="after")
+    def _latency_where_needed(self) -> Fault:
+        if self.kind in ("payment_slow", "origin_slow") and self.latency_ms == 0:
+            raise ValueError(f"latency_ms: {self.kind} needs latency_ms > 0")
+        return self
+
+
+class AlertBound(_Strict):
+    """An alert that must reach the inbox (firing) within `within_seconds` of the fault's start."""
+
+    alert: str = Field(min_length=1)
+    within_seconds: float = Field(gt=0)
+
+
+class Expectations(_Strict):
+    """What on-call should see. Any page not listed in `fire` is unexpected (a no-go): the healthy spike
+    expects no page at all. `quiet` names alerts that must not fire at all (tickets too); `may_burn` names
+    the load-test bars this scenario may miss (journeys, or `checkout` for the checkout SLO's bar)."""
+
+    fire: list[AlertBound] = Field(default_factory=list)
+    quiet: list[str] = Field(default_factory=list)
+    may_burn: list[str] = Field(default_factory=list)
+    resolve_within_seconds: float | None = Field(
+        default=None, gt=0, description="the fired alerts resolve within this long after the fault ends"
+    )
+
+
+class Scenario(_Strict):
+    name: str = Field(pattern=catalog.SLUG_PATTERN)
+    description: str = ""
+    fault: Fault | None = None
+    expect: Expectations = Expectations()
+
+
+class Rehearsal(_Strict):
+    """`peakops rehearse`: each scenario replays the plan's first spike (compressed to `traffic_seconds`
+    at `peak_arrivals` visitors in its busiest second) with its fault on the timeline."""
+
+    traffic_seconds: int = Field(default=60, ge=10, le=3600)
+    peak_arrivals: float = Field(default=40, gt=0)
+    scenarios: list[Scenario] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rehearsal:
+        names = [s.name for s in self.scenarios]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"scenarios: names must be unique; repeated: {repeated}")
+        for index, scenario in enumerate(self.scenarios):
+            fault = scenario.fault
+            if fault is not None and fault.start_seconds + fault.duration_seconds > self.traffic_seconds:
+                raise ValueError(
+                    f"scenarios[{index}] ({scenario.name}).fault: ends at "
+                    f"{fault.start_seconds + fault.duration_seconds:g} s, after the traffic "
+                    f"({self.traffic_seconds} s)"
+                )
+            if fault is None and scenario.expect.fire:
+                raise ValueError(f"scenarios[{index}] ({scenario.name}).expect.fire: no fault to fire on")
+        return self
+
+    def scenario(self, name: str) -> Scenario:
+        for scenario in self.scenarios:
+            if scenario.name == name:
+                return scenario
+        raise KeyError(name)
+
 
 class CampaignPlan(_Strict):
     name: str = Field(pattern=catalog.SLUG_PATTERN)
@@ -177,6 +275,7 @@ class CampaignPlan(_Strict):
     think_time: ThinkTime = ThinkTime()
     mix: Mix = Mix()
     thresholds: Thresholds
+    rehearsal: Rehearsal | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> CampaignPlan:
@@ -207,7 +306,8 @@ class CampaignPlan(_Strict):
     def to_yaml(self) -> str:
         """The validated plan as YAML that `parse_plan` reads back equal (times with their offsets), for
         a copy shipped to where the repository is not (a ConfigMap the exporter and Locust mount)."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        data = self.model_dump(mode="json", exclude={"rehearsal"} if self.rehearsal is None else None)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
     def regular_products(self) -> list[Product]:
         """What a customer may buy any time: not synthetic, not a limited drop."""

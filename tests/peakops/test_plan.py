@@ -82,6 +82,33 @@ def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
             lambda d: d["thresholds"].update(min_checkout_success_ratio=0.98),
             "thresholds: min_checkout_success_ratio: the checkout success bar is the objective of the SLO",
         ),
+        # The rehearsal's scenarios (peakops rehearse).
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(kind="meteor"),
+            "rehearsal.scenarios[1].fault.kind: Input should be 'payment_failure', 'payment_slow'",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(duration_seconds=60),
+            "rehearsal: scenarios[1] (payment-outage).fault: ends at 65 s, after the traffic (30 s)",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"].append({"name": "healthy"}),
+            "rehearsal: scenarios: names must be unique; repeated: ['healthy']",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][0].update(
+                expect={"fire": [{"alert": "X", "within_seconds": 5}]}
+            ),
+            "rehearsal: scenarios[0] (healthy).expect.fire: no fault to fire on",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(kind="origin_slow"),
+            "rehearsal.scenarios[1].fault: latency_ms: origin_slow needs latency_ms > 0",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"][0].update(within_seconds=-1),
+            "rehearsal.scenarios[1].expect.fire[0].within_seconds: Input should be greater than 0",
+        ),
     ],
 )
 def test_malformed_plan_names_the_field(mutate: object, expected: str) -> None:
