@@ -41,7 +41,7 @@ system-packages:
 bootstrap: $(VENV)/.synced system-packages $(CHECKOV)
 
 demo: bootstrap
-	$(VENV)/bin/peakops demo
+	$(VENV)/bin/peakops demo --report artifacts/demo
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

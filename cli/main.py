@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli import demo, generate, loadtest, stack
+from cli import demo, generate, loadtest, rehearse, stack
 from cli.oncall import oncall_commands
 from cli.plan import plan_commands
 from cli.slo import slo_commands
@@ -82,6 +82,7 @@ def destroy_stack(stack: StackOption = "dev") -> None:
 
 
 app.command("demo")(demo.demo)
+app.command("rehearse")(rehearse.rehearse)
 app.command("generate")(generate.generate)
 app.command("loadtest")(loadtest.loadtest)
 app.command("up")(stack.up)

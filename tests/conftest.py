@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import browser  # noqa: F401 - a fixture for every test directory
 from tests.support.procs import AppProcess, PostgresServer, run_app, run_postgres
 
 TESTS_DIR = Path(__file__).parent

@@ -1,0 +1,538 @@
+"""`peakops rehearse`: the launch rehearsal on the local stack, go or no-go.
+
+Brings the stack up with Ansible (the SLO rules compressed by --time-scale), then plays each scenario of
+the plan's `rehearsal:` section in order: the plan's first spike compressed to the scenario's traffic
+seconds (Locust, through the edge), its fault applied and cleared on the timeline (the app's fault API
+or the supervisor), then it waits out the expected alerts' bounds and their resolution. Each scenario is
+judged (peakops/rehearsal.py) on the load test's verdict, the alerts the on-call inbox got, and the
+orders counted in the database against the generator's acknowledgements. The report (--report DIR):
+summary.json, summary.md, report.html; each scenario's load test report beside them.
+
+Exit codes: 0 go, 1 no-go, 2 invalid (the generator could not produce the load, a component or a
+scenario the plan names is missing, the plan is malformed), 3 the stack did not come up.
+Traffic goes only to the stack on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from cli import stack
+from cli.campaign import campaign
+from cli.loadtest import locust_command, run_loadtest
+from peakops.context import CampaignContext
+from peakops.metrics import HTTP_REQUESTS, ORDERS
+from peakops.paths import REPO_ROOT, relative
+from peakops.plan import Fault, Scenario
+from peakops.rehearsal import (
+    EXIT_CODES,
+    Accounting,
+    AlertSeen,
+    Line,
+    Observed,
+    ScenarioResult,
+    alerts_from_inbox,
+    judge,
+    overall,
+)
+
+# After the traffic, how long a scenario without expected alerts still listens for a page.
+SETTLE_SECONDS = 10.0
+# Before the next scenario: the previous one's alerts must have resolved (or this long has passed).
+QUIET_BEFORE_SECONDS = 120.0
+
+
+class Rig:
+    """The running local stack as a rehearsal drives it: its URLs, the admin token, supervisorctl."""
+
+    def __init__(self, urls: dict[str, Any], stack_dir: Path) -> None:
+        self.urls = urls
+        self.stack_dir = stack_dir
+        self.admin_token = (stack_dir / "secrets" / "admin_token").read_text().split()[0]
+
+    @property
+    def instances(self) -> list[str]:
+        return list(self.urls["app_instances"]) + list(self.urls["app_backup_instances"])
+
+    def supervisorctl(self, *args: str) -> str:
+        import subprocess
+
+        config = self.stack_dir / "supervisor" / "supervisord.conf"
+        done = subprocess.run(
+            ["/usr/bin/supervisorctl", "-c", str(config), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        return str(done.stdout) + str(done.stderr)
+
+    def set_faults(self, spec: dict[str, Any] | None) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        for url in self.instances:
+            if spec is None:
+                httpx.delete(f"{url}/api/admin/faults", headers=headers, timeout=5).raise_for_status()
+            else:
+                httpx.post(
+                    f"{url}/api/admin/faults", headers=headers, json=spec, timeout=5
+                ).raise_for_status()
+
+    def first_instance_program(self) -> str:
+        return "campaign-app-" + str(self.urls["app_instances"][0]).rsplit(":", 1)[1]
+
+    def apply(self, fault: Fault) -> str:
+        """Start `fault`; returns what was done, for the timeline."""
+        ttl = fault.duration_seconds + 60  # heals itself if the rehearsal dies
+        if fault.kind == "payment_failure":
+            self.set_faults({"payment_failure_ratio": fault.ratio, "ttl_seconds": ttl})
+            return f"every instance fails {fault.ratio:.0%} of payments"
+        if fault.kind == "payment_slow":
+            self.set_faults({"route": "/api/checkout", "latency_ms": fault.latency_ms, "ttl_seconds": ttl})
+            return f"checkout (payment) +{fault.latency_ms} ms on every instance"
+        if fault.kind == "origin_slow":
+            self.set_faults({"latency_ms": fault.latency_ms, "ttl_seconds": ttl})
+            return f"every origin route +{fault.latency_ms} ms"
+        if fault.kind == "app_kill":
+            program = self.first_instance_program()
+            self.supervisorctl("signal", "KILL", program)
+            return f"{program} SIGKILLed (supervisorctl signal KILL)"
+        if fault.kind == "edge_reload":
+            self.supervisorctl("signal", "HUP", "edge")
+            return "edge reloaded (supervisorctl signal HUP edge)"
+        if fault.kind == "edge_restart":
+            self.supervisorctl("stop", "edge")
+            return "edge stopped (supervisorctl stop edge)"
+        raise MissingComponent(f"{fault.kind}: the local stack has no database server (SQLite)")
+
+    def clear(self, fault: Fault) -> str:
+        if fault.kind in ("payment_failure", "payment_slow", "origin_slow"):
+            self.set_faults(None)
+            return "faults cleared on every instance"
+        if fault.kind == "app_kill":
+            program = self.first_instance_program()
+            self.supervisorctl("start", program)  # supervisord restarts it itself; this makes sure
+            return f"{program} running"
+        if fault.kind == "edge_restart":
+            self.supervisorctl("start", "edge")
+            return "edge started"
+        return "nothing to clear"
+
+    def inbox(self) -> list[dict[str, Any]]:
+        import httpx
+
+        records: list[dict[str, Any]] = httpx.get(f"{self.urls['inbox']}/notifications", timeout=10).json()
+        return records
+
+    def firing_pages(self) -> list[str]:
+        """Alertmanager's active alerts that page (to know the previous scenario has quietened)."""
+        import httpx
+
+        alerts = httpx.get(
+            f"{self.urls['alertmanager']}/api/v2/alerts", params={"active": "true"}, timeout=10
+        ).json()
+        return [
+            a["labels"].get("alertname", "")
+            for a in alerts
+            if "pager" in [r["name"] for r in a.get("receivers", [])]
+        ]
+
+    def prometheus_range(self, query: str, start: float, end: float) -> list[dict[str, Any]]:
+        import httpx
+
+        answer = httpx.get(
+            f"{self.urls['prometheus']}/api/v1/query_range",
+            params={"query": query, "start": start, "end": end, "step": "1s"},
+            timeout=20,
+        ).json()
+        result: list[dict[str, Any]] = answer.get("data", {}).get("result", [])
+        return result
+
+    def prometheus_value(self, query: str, at: float) -> int:
+        """An instant query's single value at `at` (epoch s), as an integer (0 without data)."""
+        import httpx
+
+        answer = httpx.get(
+            f"{self.urls['prometheus']}/api/v1/query", params={"query": query, "time": at}, timeout=20
+        ).json()
+        result = answer.get("data", {}).get("result", [])
+        return round(float(result[0]["value"][1])) if result else 0
+
+
+class MissingComponent(RuntimeError):
+    """A scenario needs a component the stack does not run."""
+
+
+def database_books(database_url: str, plan_stock: dict[str, int]) -> tuple[int, int, int]:
+    """(non-synthetic orders, units oversold against the plan's stock, orders charged twice), read from
+    the app's database with the app's own table definitions (app/db.py)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.db import order_items, orders, payments
+    from app.settings import normalise_database_url
+
+    async def count() -> tuple[int, int, int]:
+        engine = create_async_engine(normalise_database_url(database_url))
+        try:
+            async with engine.connect() as conn:
+                stored = (
+                    await conn.execute(select(func.count()).select_from(orders).where(~orders.c.synthetic))
+                ).scalar_one()
+                sold = dict(
+                    (
+                        await conn.execute(
+                            select(order_items.c.sku, func.sum(order_items.c.quantity)).group_by(
+                                order_items.c.sku
+                            )
+                        )
+                    ).all()
+                )
+                held = (
+                    select(payments.c.idempotency_key)
+                    .where(payments.c.state.in_(("authorized", "attached")))
+                    .group_by(payments.c.idempotency_key)
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+                twice = (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(orders)
+                        .where(orders.c.idempotency_key.in_(select(held.c.idempotency_key)))
+                    )
+                ).scalar_one()
+        finally:
+            await engine.dispose()
+        oversold = sum(max(0, int(n) - plan_stock.get(sku, 0)) for sku, n in sold.items())
+        return int(stored), oversold, int(twice)
+
+    return asyncio.run(count())
+
+
+def play(
+    rig: Rig,
+    context: CampaignContext,
+    scenario: Scenario,
+    traffic_seconds: int,
+    peak_arrivals: float,
+    time_scale: float,
+    directory: Path,
+    database_url: str,
+    console: Console,
+) -> tuple[ScenarioResult, dict[str, Any]]:
+    """One scenario: traffic, its fault on the timeline, the wait for its alerts; judged."""
+    plan = context.plan
+    stock = {p.sku: p.stock for p in plan.products}
+    before, _, _ = database_books(database_url, stock)
+    load_dir = directory / scenario.name
+    command = locust_command(
+        rig.urls["edge"], context, None, traffic_seconds, load_dir, peak_arrivals=peak_arrivals
+    )
+    outcome: dict[str, Any] = {}
+    start = time.time()
+
+    def traffic() -> None:
+        outcome["code"], outcome["summary"] = run_loadtest(command, load_dir, traffic_seconds, console)
+
+    runner = threading.Thread(target=traffic, name=f"load-{scenario.name}")
+    runner.start()
+    timeline: list[dict[str, Any]] = []
+    fault = scenario.fault
+    missing = ""
+    try:
+        if fault is not None:
+            _sleep_until(start + fault.start_seconds)
+            try:
+                did = rig.apply(fault)
+            except MissingComponent as exc:
+                missing = str(exc)
+                did = f"not applied: {exc}"
+            timeline.append({"at_s": round(time.time() - start, 2), "event": f"fault: {did}"})
+            console.print(f"[bold]{scenario.name}[/bold]: {did}")
+            _sleep_until(start + fault.start_seconds + fault.duration_seconds)
+            if not missing:
+                cleared = rig.clear(fault)
+                timeline.append({"at_s": round(time.time() - start, 2), "event": f"cleared: {cleared}"})
+                console.print(f"[bold]{scenario.name}[/bold]: {cleared}")
+    finally:
+        runner.join()
+        if fault is not None and not missing:
+            rig.clear(fault)  # whatever happened above, the next scenario starts healthy
+    traffic_end = time.time()
+    summary: dict[str, Any] = outcome.get("summary") or {}
+
+    # Listen for the expected alerts until their bounds (and resolutions) have passed.
+    expect = scenario.expect
+    window = (fault.start_seconds, fault.start_seconds + fault.duration_seconds) if fault else None
+    deadline = traffic_end + SETTLE_SECONDS
+    if fault is not None:
+        bounds = [fault.start_seconds + b.within_seconds for b in expect.fire]
+        if expect.resolve_within_seconds is not None and expect.fire:
+            bounds.append(fault.start_seconds + fault.duration_seconds + expect.resolve_within_seconds)
+        deadline = max([deadline, *(start + b for b in bounds)])
+    names = {b.alert for b in expect.fire}
+    alerts: list[AlertSeen] = []
+    while True:
+        alerts = alerts_from_inbox(rig.inbox(), start, time.time())
+        seen = {a.name: a for a in alerts}
+        done = all(
+            n in seen
+            and seen[n].fired_s is not None
+            and (expect.resolve_within_seconds is None or seen[n].resolved_s is not None)
+            for n in names
+        )
+        if (names and done and time.time() >= traffic_end + SETTLE_SECONDS) or time.time() >= deadline:
+            break
+        time.sleep(1)
+    end = time.time()
+
+    after, oversold, twice = database_books(database_url, stock)
+    acknowledged = int(summary.get("checkout", {}).get("order", 0))
+    books = Accounting(acknowledged, after - before, oversold, twice)
+    observed = Observed(summary, alerts, books, window, time_scale)
+    result = judge(scenario, observed)
+    if not summary:
+        result.lines.insert(0, Line(False, "invalid", "the load test wrote no summary"))
+        result.verdict = "invalid"
+    if missing:
+        result.lines.insert(0, Line(False, "invalid", missing))
+        result.verdict = "invalid"
+    series = {
+        "error_ratio": rig.prometheus_range(
+            f'sum(rate({HTTP_REQUESTS}{{code=~"5.."}}[5s])) / sum(rate({HTTP_REQUESTS}[5s]))', start, end
+        ),
+        "burn_rate": rig.prometheus_range("slo:current_burn_rate:ratio", start, end),
+        "instances": rig.prometheus_range('sum(up{job="app"})', start, end),
+    }
+    # Prometheus' own count of the orders (the app's counter, synthetic orders excluded), end - start.
+    orders_counted = rig.prometheus_value(f"sum({ORDERS})", end) - rig.prometheus_value(
+        f"sum({ORDERS})", start
+    )
+    record = {
+        "name": scenario.name,
+        "description": scenario.description,
+        "started_at": start,
+        "seconds": round(end - start, 1),
+        "traffic_seconds": traffic_seconds,
+        "fault": fault.model_dump() if fault else None,
+        "fault_window_s": list(window) if window else None,
+        "timeline": timeline,
+        "expect": expect.model_dump(),
+        "verdict": result.verdict,
+        "lines": [line.__dict__ for line in result.lines],
+        "alerts": [a.__dict__ for a in alerts],
+        "accounting": {**books.__dict__, "lost": books.lost, "prometheus_orders": orders_counted},
+        "load_test": {
+            k: summary.get(k)
+            for k in ("verdict", "arrivals", "funnel", "checkout", "cache", "cache_hit_ratio", "definitions")
+        },
+        "per_second": summary.get("seconds", []),
+        "prometheus": series,
+        "load_test_report": relative(load_dir / "report.html"),
+    }
+    return result, record
+
+
+def _sleep_until(moment: float) -> None:
+    delay = moment - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def wait_quiet(rig: Rig, console: Console) -> None:
+    """The previous scenario's pages resolved before the next begins (or QUIET_BEFORE_SECONDS passed)."""
+    deadline = time.monotonic() + QUIET_BEFORE_SECONDS
+    while time.monotonic() < deadline:
+        firing = rig.firing_pages()
+        if not firing:
+            return
+        time.sleep(2)
+    console.print(f"[yellow]still paging before the next scenario: {', '.join(rig.firing_pages())}[/yellow]")
+
+
+def rehearse(
+    plan: Annotated[Path | None, typer.Option(help="Campaign plan with a `rehearsal:` section.")] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="Play only these scenarios (repeatable); default: all.")
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="Compress the SLO rules' windows and `for:` by this factor.", min=1)
+    ] = 60,
+    report: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
+    keep: Annotated[bool, typer.Option(help="Leave the stack running afterwards.")] = False,
+) -> None:
+    """Rehearse the campaign on the local stack: scenarios with faults, alerts, accounting; go or no-go."""
+    from cli import rehearse_report
+
+    context = campaign(plan)
+    console = Console()
+    rehearsal = context.plan.rehearsal
+    source = relative(context.plan_path)
+    if rehearsal is None:
+        typer.echo(f"error: {source}: no `rehearsal:` section (scenarios to play)", err=True)
+        raise typer.Exit(2)
+    chosen = rehearsal.scenarios
+    if scenario:
+        unknown = [n for n in scenario if n not in {s.name for s in rehearsal.scenarios}]
+        if unknown:
+            known = ", ".join(s.name for s in rehearsal.scenarios)
+            typer.echo(f"error: {source}: no scenario {', '.join(unknown)} (known: {known})", err=True)
+            raise typer.Exit(2)
+        chosen = [s for s in rehearsal.scenarios if s.name in scenario]
+    problems = unknown_alerts(context, chosen)
+    if problems:
+        for problem in problems:
+            typer.echo(f"error: {source}: {problem}", err=True)
+        raise typer.Exit(2)
+    seeded = stack.resolved_var("peakops_campaign_plan")
+    if context.plan.catalog_seed() != campaign(REPO_ROOT / seeded).plan.catalog_seed():
+        typer.echo(
+            f"error: {source}: its products or influencers differ from {seeded}, which the local stack is "
+            "seeded from (peakops_campaign_plan in ansible/inventories/local)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    # The stack's rules are generated compressed (ansible/inventories/local reads this variable).
+    os.environ["PEAKOPS_SLO_TIME_SCALE"] = f"{time_scale:g}"
+    started = time.time()
+    results: list[ScenarioResult] = []
+    records: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="peakops-rehearse-") as tmp:
+        directory = report or Path(tmp) / "report"
+        directory.mkdir(parents=True, exist_ok=True)
+        log = directory / "ansible.log"
+        console.print(
+            "[bold]Bringing the local stack up[/bold] (ansible-playbook ansible/playbooks/site.yml)"
+        )
+        if not stack.preflight([]):
+            raise typer.Exit(3)
+        if stack.run_playbook("site.yml", log=log) != 0:
+            console.print(log.read_text()[-4000:], markup=False)
+            console.print("[red]the stack did not come up[/red]")
+            raise typer.Exit(3)
+        try:
+            urls = stack.endpoints(stack.inventory_vars())
+            if not _wait(lambda: all(stack.probes(urls).values()), 30):
+                silent = [name for name, ok in stack.probes(urls).items() if not ok]
+                console.print(f"[red]the stack came up, but these do not answer: {', '.join(silent)}[/red]")
+                raise typer.Exit(3)
+            stack_dir = Path(stack.resolved_var("peakops_stack_dir"))
+            rig = Rig(urls, stack_dir)
+            database_url = app_database_url(Path(stack.resolved_var("campaign_app_data_dir")) / "app.env")
+            for index, item in enumerate(chosen):
+                if index:
+                    wait_quiet(rig, console)
+                console.rule(f"scenario {index + 1}/{len(chosen)}: {item.name}")
+                result, record = play(
+                    rig,
+                    context,
+                    item,
+                    rehearsal.traffic_seconds,
+                    rehearsal.peak_arrivals,
+                    time_scale,
+                    directory,
+                    database_url,
+                    console,
+                )
+                results.append(result)
+                records.append(record)
+                for line in result.lines:
+                    mark = "[green]ok[/green]" if line.ok else "[red]!![/red]"
+                    console.print(f"  {mark} {line.text}", highlight=False)
+                console.print(f"  {item.name}: [bold]{result.verdict}[/bold]")
+        finally:
+            if keep:
+                console.print("the stack keeps running: `peakops status`, `peakops down`")
+            else:
+                stack.run_playbook("down.yml", log=log)
+        verdict = overall(results)
+        summary = {
+            "plan": source,
+            "campaign": context.plan.name,
+            "verdict": verdict,
+            "exit_code": EXIT_CODES[verdict],
+            "time_scale": time_scale,
+            "time_scale_note": (
+                f"rule windows and `for:` compressed {time_scale:g}x: an alert measured after t s would "
+                f"take about {time_scale:g}*t s at real time"
+            ),
+            "traffic_seconds": rehearsal.traffic_seconds,
+            "peak_arrivals": rehearsal.peak_arrivals,
+            "elapsed_seconds": round(time.time() - started, 1),
+            "scenarios": records,
+        }
+        paths = rehearse_report.write(directory, summary)
+        console.print(f"[bold]Rehearsal: {verdict.upper()}[/bold] (exit {EXIT_CODES[verdict]})")
+        if report is not None:
+            for path in paths:
+                console.print(f"report: {path}")
+    raise typer.Exit(EXIT_CODES[verdict])
+
+
+def app_database_url(env_file: Path) -> str:
+    """The database the stack's app instances use, from the environment file the role wrote for them:
+    PEAKOPS_DATABASE_URL, or the SQLite file in PEAKOPS_DATA_DIR (the app's own default)."""
+    import shlex
+
+    values = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, raw = line.partition("=")
+            words = shlex.split(raw)
+            values[key.strip()] = words[0] if words else ""
+    if values.get("PEAKOPS_DATABASE_URL"):
+        return values["PEAKOPS_DATABASE_URL"]
+    return f"sqlite:///{values.get('PEAKOPS_DATA_DIR', env_file.parent)}/peakops.db"
+
+
+def _wait(check: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def unknown_alerts(context: CampaignContext, scenarios: list[Scenario]) -> list[str]:
+    """Alert names the scenarios expect or forbid that no generated rule defines, each with its place."""
+    import yaml
+
+    from monitors.generate import Settings, render
+
+    defined: set[str] = set()
+    for name, text in render(context, Settings()).items():
+        if name.endswith(".yml") and "/rules/" in f"/{name}":
+            for group in (yaml.safe_load(text) or {}).get("groups", []):
+                defined |= {r["alert"] for r in group.get("rules", []) if "alert" in r}
+    plan = context.plan
+    assert plan.rehearsal is not None
+    problems = []
+    for scenario in scenarios:
+        index = plan.rehearsal.scenarios.index(scenario)
+        where = f"rehearsal.scenarios[{index}] ({scenario.name}).expect"
+        for j, bound in enumerate(scenario.expect.fire):
+            if bound.alert not in defined:
+                problems.append(
+                    f"{where}.fire[{j}].alert: {bound.alert!r} is not an alert of the generated rules"
+                )
+        for j, name in enumerate(scenario.expect.quiet):
+            if name not in defined:
+                problems.append(f"{where}.quiet[{j}]: {name!r} is not an alert of the generated rules")
+    return problems
+
+
+def dump(summary: dict[str, Any]) -> str:
+    return json.dumps(summary, indent=1, default=str)
