@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -105,9 +106,16 @@ def locust_command(
 
 
 def run_loadtest(
-    command: list[str], report_dir: Path, duration: int, console: Console
+    command: list[str],
+    report_dir: Path,
+    duration: int,
+    console: Console,
+    extra: Callable[[], str] | None = None,
+    label: str = "load test",
 ) -> tuple[int, dict[str, Any]]:
-    """Run Locust with a live progress bar; return its exit code and the summary it wrote."""
+    """Run Locust with a live progress bar (arrivals planned and started, requests, failures, orders, p95
+    of the last 5 s, cache hit ratio of the cached routes, and `extra()`'s text); return its exit code
+    and the summary it wrote."""
     report_dir.mkdir(parents=True, exist_ok=True)
     log_path = report_dir / "locust.log"
     columns = (
@@ -117,7 +125,7 @@ def run_loadtest(
         TimeElapsedColumn(),
     )
     with log_path.open("wb") as log, Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("load test", total=duration, detail="starting")
+        task = progress.add_task(label, total=duration, detail="starting")
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT)
         progress_file = report_dir / "progress.json"
         while process.poll() is None:
@@ -126,14 +134,15 @@ def run_loadtest(
                 state = json.loads(progress_file.read_text())
             except (OSError, ValueError):
                 continue
-            progress.update(
-                task,
-                completed=min(state["elapsed"], duration),
-                detail=(
-                    f"arrivals {state['started']}/{state['planned']:.0f} planned  "
-                    f"requests {state['requests']}  failures {state['failures']}  orders {state['orders']}"
-                ),
+            ratio = state.get("cache_hit_ratio")
+            detail = (
+                f"arrivals {state['started']}/{state['planned']:.0f} planned  "
+                f"requests {state['requests']}  failures {state['failures']}  orders {state['orders']}  "
+                f"p95 {state.get('p95_ms', 0):.0f} ms  cache {f'{ratio:.0%}' if ratio is not None else '-'}"
             )
+            if extra is not None:
+                detail += f"  {extra()}"
+            progress.update(task, completed=min(state["elapsed"], duration), detail=detail)
         progress.update(task, completed=duration)
     summary_path = report_dir / "summary.json"
     if not summary_path.exists():

@@ -59,6 +59,8 @@ class Rig:
         self.urls = urls
         self.stack_dir = stack_dir
         self.admin_token = (stack_dir / "secrets" / "admin_token").read_text().split()[0]
+        self._firing_at = 0.0
+        self._firing = "firing: -"
 
     @property
     def instances(self) -> list[str]:
@@ -147,6 +149,24 @@ class Rig:
             for a in alerts
             if "pager" in [r["name"] for r in a.get("receivers", [])]
         ]
+
+    def firing_summary(self) -> str:
+        """ "firing: A, B" from Alertmanager's active alerts (the watchdog left out), asked at most every
+        2 s: the live progress line calls it twice a second."""
+        import httpx
+
+        now = time.monotonic()
+        if now - self._firing_at >= 2:
+            self._firing_at = now
+            try:
+                alerts = httpx.get(
+                    f"{self.urls['alertmanager']}/api/v2/alerts", params={"active": "true"}, timeout=2
+                ).json()
+                names = sorted({a["labels"].get("alertname", "") for a in alerts} - {"Watchdog", ""})
+                self._firing = f"firing: {', '.join(names) or 'none'}"
+            except (httpx.HTTPError, ValueError):
+                self._firing = "firing: (Alertmanager not answering)"
+        return self._firing
 
     def prometheus_range(self, query: str, start: float, end: float) -> list[dict[str, Any]]:
         import httpx
@@ -244,7 +264,9 @@ def play(
     start = time.time()
 
     def traffic() -> None:
-        outcome["code"], outcome["summary"] = run_loadtest(command, load_dir, traffic_seconds, console)
+        outcome["code"], outcome["summary"] = run_loadtest(
+            command, load_dir, traffic_seconds, console, extra=rig.firing_summary, label=scenario.name
+        )
 
     runner = threading.Thread(target=traffic, name=f"load-{scenario.name}")
     runner.start()
@@ -339,10 +361,142 @@ def play(
             for k in ("verdict", "arrivals", "funnel", "checkout", "cache", "cache_hit_ratio", "definitions")
         },
         "per_second": summary.get("seconds", []),
+        # The busiest second as the model planned it (scaled to the rehearsal) and as the generator
+        # achieved it: the prediction's check.
+        "peak": {
+            "planned_per_second": max((r["planned_arrivals"] for r in summary.get("seconds", [])), default=0),
+            "started_per_second": max((r["started_arrivals"] for r in summary.get("seconds", [])), default=0),
+        },
         "prometheus": series,
         "load_test_report": relative(load_dir / "report.html"),
     }
     return result, record
+
+
+def measure_capacity(rig: Rig, context: CampaignContext, directory: Path, console: Console) -> dict[str, Any]:
+    """The step load on one app instance (straight to it, past the edge and the balancer), the knee,
+    each post's predicted peak and the replicas it needs with the plan's headroom (loadtests/capacity.py)."""
+    from loadtests.capacity import Limits, Step, knee, post_peaks, replicas_needed, stack_config
+
+    plan = context.plan
+    assert plan.rehearsal is not None
+    assert plan.rehearsal.capacity is not None
+    capacity = plan.rehearsal.capacity
+    bars = plan.thresholds.journeys[capacity.journey]
+    limits = Limits(bars.p95_ms, bars.max_error_ratio)
+    instance = rig.urls["app_instances"][0]
+    steps: list[Step] = []
+    rows = []
+    for rate in capacity.steps:
+        console.rule(f"capacity: {rate:g} arrivals/s on one instance ({instance})")
+        step_dir = directory / "capacity" / f"{rate:g}"
+        command = locust_command(
+            instance, context, "soak", capacity.step_seconds, step_dir, baseline_arrivals=rate
+        )
+        _code, summary = run_loadtest(
+            command, step_dir, capacity.step_seconds, console, label=f"capacity {rate:g}/s"
+        )
+        if not summary:
+            break
+        seconds = capacity.step_seconds
+        journeys = {
+            k: v for k, v in summary["verdict"]["journeys"].items() if k != "abusive" and v["requests"]
+        }
+        requests = sum(j["requests"] for j in journeys.values())
+        failures = sum(j["failures"] for j in journeys.values())
+        step = Step(
+            planned_per_second=summary["arrivals"]["planned"] / seconds,
+            started_per_second=summary["arrivals"]["started"] / seconds,
+            p95_ms=max((j["p95_ms"] for j in journeys.values()), default=0.0),
+            error_ratio=failures / requests if requests else 0.0,
+            generator_saturated=summary["verdict"]["outcome"] == "invalid",
+        )
+        steps.append(step)
+        within = step.valid and step.p95_ms <= limits.p95_ms and step.error_ratio <= limits.max_error_ratio
+        rows.append({**step.__dict__, "valid": step.valid, "within_bars": within, "requests": requests})
+        console.print(
+            f"  planned {step.planned_per_second:.1f}/s, started {step.started_per_second:.1f}/s, "
+            f"p95 {step.p95_ms:.0f} ms, errors {step.error_ratio:.2%}: "
+            f"{'within' if within else 'past'} the bars"
+        )
+        if not within:
+            break  # past the knee (or past what the generator can show): no higher step is needed
+    found = knee(steps, limits)
+    peaks = post_peaks(plan)
+    result: dict[str, Any] = {
+        "instance": instance,
+        "journey": capacity.journey,
+        "limits": limits.__dict__,
+        "headroom": capacity.headroom,
+        "steps": rows,
+        "knee_per_second": found.per_second,
+        "knee_reason": found.reason,
+        "posts": [
+            {
+                "influencer": peak.slug,
+                "post_time": peak.post_time.isoformat(),
+                "peak_at": peak.peak_at.isoformat(),
+                "predicted_per_second": round(peak.per_second, 2),
+                "replicas": (
+                    replicas_needed(peak.per_second, found.per_second, capacity.headroom)
+                    if found.per_second
+                    else None
+                ),
+            }
+            for peak in peaks
+        ],
+        "stack_config": (
+            stack_config(peaks, found.per_second, capacity.headroom, plan.baseline.visitors_per_second)
+            if found.per_second
+            else None
+        ),
+    }
+    return result
+
+
+def write_stack_config(
+    stack_name: str, values: dict[str, int], console: Console, root: Path = REPO_ROOT
+) -> None:
+    """Set `values` in `root`/Pulumi.<stack>.yaml (other lines and comments kept), after showing the diff
+    and checking the result as the Pulumi program would (infra/config.py). Raises typer.Exit(2) on a
+    stack file that is missing or a result the program would refuse; the file is then untouched."""
+    import difflib
+    import re
+
+    import yaml
+
+    from infra.config import ConfigError, from_stack_file
+    from peakops.generated import write_atomically
+
+    path = root / f"Pulumi.{stack_name}.yaml"
+    if not path.exists():
+        typer.echo(f"error: --write-config {stack_name}: {relative(path)} does not exist", err=True)
+        raise typer.Exit(2)
+    before = path.read_text()
+    after = before
+    for key, value in values.items():
+        pattern = re.compile(rf"^(\s*){re.escape(key)}:.*$", re.MULTILINE)
+        if pattern.search(after):
+            after = pattern.sub(rf"\g<1>{key}: {value}", after)
+        else:
+            after = re.sub(r"^config:\s*$", f"config:\n  {key}: {value}", after, count=1, flags=re.MULTILINE)
+    try:
+        from_stack_file(
+            yaml.safe_load(after) or {},
+            stack_name,
+            {"adminToken": "unchanged", "databaseUrl": "unchanged"},
+        )
+    except ConfigError as exc:
+        typer.echo(f"error: --write-config {stack_name}: the result would be refused:\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    diff = "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), str(path.name), str(path.name)
+        )
+    )
+    console.print(diff or f"{path.name}: already as measured", markup=False, highlight=False)
+    if after != before:
+        write_atomically(path, after)
 
 
 def _sleep_until(moment: float) -> None:
@@ -372,6 +526,13 @@ def rehearse(
     ] = 60,
     report: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
     keep: Annotated[bool, typer.Option(help="Leave the stack running afterwards.")] = False,
+    capacity: Annotated[
+        bool, typer.Option(help="Run the plan's capacity step load (rehearsal.capacity), if it has one.")
+    ] = True,
+    write_config: Annotated[
+        str | None,
+        typer.Option(help="Write the measured replicas into Pulumi.<STACK>.yaml (the diff shown first)."),
+    ] = None,
 ) -> None:
     """Rehearse the campaign on the local stack: scenarios with faults, alerts, accounting; go or no-go."""
     from cli import rehearse_report
@@ -391,6 +552,16 @@ def rehearse(
             typer.echo(f"error: {source}: no scenario {', '.join(unknown)} (known: {known})", err=True)
             raise typer.Exit(2)
         chosen = [s for s in rehearsal.scenarios if s.name in scenario]
+    if write_config is not None and (not capacity or rehearsal.capacity is None):
+        typer.echo(
+            f"error: --write-config needs the capacity step load (rehearsal.capacity in {source})", err=True
+        )
+        raise typer.Exit(2)
+    if write_config is not None and not (REPO_ROOT / f"Pulumi.{write_config}.yaml").exists():
+        typer.echo(
+            f"error: --write-config {write_config}: Pulumi.{write_config}.yaml does not exist", err=True
+        )
+        raise typer.Exit(2)
     problems = unknown_alerts(context, chosen)
     if problems:
         for problem in problems:
@@ -409,6 +580,7 @@ def rehearse(
     started = time.time()
     results: list[ScenarioResult] = []
     records: list[dict[str, Any]] = []
+    capacity_result: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="peakops-rehearse-") as tmp:
         directory = report or Path(tmp) / "report"
         directory.mkdir(parents=True, exist_ok=True)
@@ -452,12 +624,16 @@ def rehearse(
                     mark = "[green]ok[/green]" if line.ok else "[red]!![/red]"
                     console.print(f"  {mark} {line.text}", highlight=False)
                 console.print(f"  {item.name}: [bold]{result.verdict}[/bold]")
+            if capacity and rehearsal.capacity is not None:
+                capacity_result = measure_capacity(rig, context, directory, console)
         finally:
             if keep:
                 console.print("the stack keeps running: `peakops status`, `peakops down`")
             else:
                 stack.run_playbook("down.yml", log=log)
         verdict = overall(results)
+        if capacity_result is not None and capacity_result["knee_per_second"] is None and verdict == "go":
+            verdict = "no-go"  # one instance did not hold even the first step
         summary = {
             "plan": source,
             "campaign": context.plan.name,
@@ -472,8 +648,24 @@ def rehearse(
             "peak_arrivals": rehearsal.peak_arrivals,
             "elapsed_seconds": round(time.time() - started, 1),
             "scenarios": records,
+            "capacity": capacity_result,
+            "definitions": {
+                "capacity.steps": "each step a constant arrival rate (visitors/s, each a whole journey) on "
+                "one app instance; p95 the worst journey's; errors over every request but the abusive "
+                "clients'",
+                "capacity.knee_per_second": "the last step within the bars before the first past them",
+                "capacity.posts": "the plan's predicted arrivals/s at each post's peak (every post, the "
+                "baseline, the abusive share) and the replicas for it at the headroom",
+            },
         }
         paths = rehearse_report.write(directory, summary)
+        if capacity_result is not None:
+            console.print(
+                f"capacity: knee {capacity_result['knee_per_second']} arrivals/s per instance "
+                f"({capacity_result['knee_reason']}); stack config {capacity_result['stack_config']}"
+            )
+        if write_config is not None and capacity_result is not None and capacity_result["stack_config"]:
+            write_stack_config(write_config, capacity_result["stack_config"], console)
         console.print(f"[bold]Rehearsal: {verdict.upper()}[/bold] (exit {EXIT_CODES[verdict]})")
         if report is not None:
             for path in paths:

@@ -48,11 +48,34 @@ Prometheus</th><th>pages</th></tr>
 {{ f.returning_checkout }}. Checkout attempts {{ f.checkout_attempts }} by outcome:
 {{ sc.load_test.checkout }}. Cache hit ratio of the cached routes:
 {{ '%.0f%%' % (100 * ratio) if ratio is not none else 'n/a' }}.</p>
+<p>Busiest second: {{ '%.1f' % sc.peak.planned_per_second }} arrivals planned (the plan's model, scaled),
+{{ sc.peak.started_per_second }} started.</p>
 {% for title, plot in plots[sc.name] %}
 <figure><figcaption>{{ title }}</figcaption>{{ plot | safe }}</figure>
 {% endfor %}
 <p>Load test report: {{ sc.load_test_report }}</p>
 {% endfor %}
+{% if s.capacity %}{% set c = s.capacity %}
+<h2 id="capacity">Capacity: {{ c.knee_per_second if c.knee_per_second is not none else "no" }} arrivals/s per
+instance</h2>
+<p>Step load on one app instance ({{ c.instance }}), bars of the {{ c.journey }} journey: p95 &le;
+{{ c.limits.p95_ms }} ms, errors &le; {{ '%.1f%%' % (100 * c.limits.max_error_ratio) }}.
+{{ c.knee_reason }}.</p>
+<table><tr><th>planned/s</th><th>started/s</th><th>p95 ms</th><th>errors</th><th>requests</th>
+<th>within</th></tr>
+{% for st in c.steps %}<tr><td>{{ '%.1f' % st.planned_per_second }}</td>
+<td>{{ '%.1f' % st.started_per_second }}</td><td>{{ '%.0f' % st.p95_ms }}</td>
+<td>{{ '%.2f%%' % (100 * st.error_ratio) }}</td><td>{{ st.requests }}</td>
+<td>{{ 'yes' if st.within_bars else ('generator short' if not st.valid else 'no') }}</td></tr>
+{% endfor %}</table>
+{% if capacity_plot %}<figure><figcaption>Step load: p95 and errors per step, with the bars</figcaption>
+{{ capacity_plot | safe }}</figure>{% endif %}
+<table><tr><th>post</th><th>at</th><th>predicted arrivals/s at its peak</th><th>replicas at
+{{ '%.0f%%' % (100 * c.headroom) }} headroom</th></tr>
+{% for post in c.posts %}<tr><td>{{ post.influencer }}</td><td>{{ post.post_time }}</td>
+<td>{{ post.predicted_per_second }}</td><td>{{ post.replicas }}</td></tr>{% endfor %}</table>
+<p>Stack config (`--write-config STACK` writes it into Pulumi.&lt;stack&gt;.yaml): {{ c.stack_config }}</p>
+{% endif %}
 </body></html>
 """)
 
@@ -144,6 +167,22 @@ def scenario_plots(sc: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def capacity_plot(c: dict[str, Any]) -> str:
+    rates = [st["planned_per_second"] for st in c["steps"]]
+
+    def draw(ax: Any) -> None:
+        ax.plot(rates, [st["p95_ms"] for st in c["steps"]], marker="o", label="p95 ms")
+        ax.axhline(c["limits"]["p95_ms"], color="#b00020", linestyle="--", label="p95 bar")
+        errors = ax.twinx()
+        errors.plot(rates, [100 * st["error_ratio"] for st in c["steps"]], marker="s", color="#f9a825")
+        errors.set_ylabel("errors %")
+        if c["knee_per_second"] is not None:
+            ax.axvline(c["knee_per_second"], color="black", label="knee")
+        ax.set_ylabel("p95 ms")
+
+    return svg(draw, "arrivals per second on one instance")
+
+
 def markdown(s: dict[str, Any]) -> str:
     lines = [
         f"## Rehearsal of {s['campaign']}: **{s['verdict'].upper()}**",
@@ -163,6 +202,18 @@ def markdown(s: dict[str, Any]) -> str:
     for sc in s["scenarios"]:
         lines += ["", f"### {sc['name']}: {sc['verdict']}"]
         lines += [f"- {'ok' if line['ok'] else 'FAILED'}: {line['text']}" for line in sc["lines"]]
+    c = s.get("capacity")
+    if c:
+        lines += [
+            "",
+            f"### Capacity: knee {c['knee_per_second']} arrivals/s per instance ({c['knee_reason']})",
+        ]
+        lines += [
+            f"- {post['influencer']} at {post['post_time']}: {post['predicted_per_second']}/s predicted, "
+            f"{post['replicas']} replicas"
+            for post in c["posts"]
+        ]
+        lines.append(f"- stack config: {c['stack_config']}")
     return "\n".join(lines) + "\n"
 
 
@@ -173,5 +224,7 @@ def write(directory: Path, summary: dict[str, Any]) -> list[Path]:
     paths[0].write_text(json.dumps(summary, indent=1, default=str))
     paths[1].write_text(markdown(summary))
     plots = {sc["name"]: scenario_plots(sc) for sc in summary["scenarios"]}
-    paths[2].write_text(HTML.render(s=summary, plots=plots))
+    capacity = summary.get("capacity")
+    chart = capacity_plot(capacity) if capacity and capacity["steps"] else ""
+    paths[2].write_text(HTML.render(s=summary, plots=plots, capacity_plot=chart))
     return paths

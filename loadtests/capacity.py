@@ -30,10 +30,12 @@ class Step:
     started_per_second: float
     p95_ms: float
     error_ratio: float
+    generator_saturated: bool = False  # the load test's verdict was invalid (e.g. its CPU at 90%)
 
     @property
     def valid(self) -> bool:
-        return self.started_per_second >= MIN_ACHIEVED_RATIO * self.planned_per_second
+        started_enough = self.started_per_second >= MIN_ACHIEVED_RATIO * self.planned_per_second
+        return started_enough and not self.generator_saturated
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,12 @@ def knee(steps: list[Step], limits: Limits) -> Knee:
     best: float | None = None
     for step in sorted(steps, key=lambda s: s.planned_per_second):
         if not step.valid:
-            return Knee(
-                best,
-                f"the generator started {step.started_per_second:.1f} of {step.planned_per_second:.1f}/s: "
-                "no evidence past this step",
+            short = (
+                "the generator saturated"
+                if step.generator_saturated
+                else f"the generator started {step.started_per_second:.1f} of {step.planned_per_second:.1f}/s"
             )
+            return Knee(best, f"{short} at {step.planned_per_second:g}/s: no evidence past this step")
         if step.p95_ms > limits.p95_ms:
             return Knee(
                 best, f"p95 {step.p95_ms:.0f} ms > {limits.p95_ms:.0f} ms at {step.planned_per_second:g}/s"

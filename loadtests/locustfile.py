@@ -30,7 +30,7 @@ from locust.util.timespan import parse_timespan
 
 from loadtests import journeys, report
 from loadtests.arrivals import Arrivals
-from loadtests.collector import Collector
+from loadtests.collector import Collector, merged, percentile
 from loadtests.journeys import RunContext, Visitor
 from loadtests.model import SHAPES, Timeline, from_plan, rescaled
 from loadtests.verdict import CheckoutBar, checkout_bar, evaluate
@@ -285,6 +285,11 @@ def _write_progress(directory: Path, run: RunContext) -> None:
             "requests": sum(b["requests"] for b in run.collector.journeys.values()),
             "failures": sum(b["failures"] for b in run.collector.journeys.values()),
             "orders": run.collector.checkout.get("order", 0),
+            # The last 5 s: what the run is doing now, not its average so far.
+            "p95_ms": percentile(
+                merged(b["rt"] for (_j, s), b in run.collector.journeys.items() if s >= second - 5), 0.95
+            ),
+            "cache_hit_ratio": report.hit_ratio(run.collector.cache.values()),
         }
         tmp = directory / "progress.json.tmp"
         tmp.write_text(json.dumps(progress))

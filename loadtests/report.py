@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,18 @@ from loadtests.verdict import Verdict
 from peakops.edgelog import CACHED_ROUTES
 
 
+def _hits(counts: dict[str, int]) -> int:
+    return counts.get("HIT", 0) + counts.get("STALE", 0) + counts.get("UPDATING", 0)
+
+
+def hit_ratio(seconds: Iterable[dict[str, int]]) -> float | None:
+    """Hits (HIT, STALE, UPDATING) over responses of the cached routes, across the given seconds' X-Cache
+    counts; None without any."""
+    counts = list(seconds)
+    total = sum(sum(c.values()) for c in counts)
+    return sum(_hits(c) for c in counts) / total if total else None
+
+
 def per_second(timeline: Timeline, collector: Collector, seconds: int) -> list[dict[str, Any]]:
     rows = []
     for second in range(seconds):
@@ -25,9 +38,7 @@ def per_second(timeline: Timeline, collector: Collector, seconds: int) -> list[d
             requests += bucket["requests"]
             failures += bucket["failures"]
         rt = merged(bucket["rt"] for bucket in buckets)
-        cache = collector.cache.get(second, {})
-        hits = cache.get("HIT", 0) + cache.get("STALE", 0) + cache.get("UPDATING", 0)
-        cached_total = sum(cache.values())
+        ratio = hit_ratio([collector.cache.get(second, {})])
         rows.append(
             {
                 "second": second,
@@ -40,7 +51,7 @@ def per_second(timeline: Timeline, collector: Collector, seconds: int) -> list[d
                 "p95_ms": percentile(rt, 0.95),
                 "p99_ms": percentile(rt, 0.99),
                 "orders": collector.orders_by_second.get(second, 0),
-                "cache_hit_ratio": round(hits / cached_total, 4) if cached_total else None,
+                "cache_hit_ratio": round(ratio, 4) if ratio is not None else None,
                 "generator_cpu_percent": collector.cpu.get(second),
             }
         )
@@ -62,9 +73,7 @@ def summary(
     returning = collector.funnel.get("returning", 0)
     returning_checkout = collector.funnel.get("returning_checkout", 0)
     cache_total = sum(sum(c.values()) for c in collector.cache.values())
-    cache_hits = sum(
-        c.get("HIT", 0) + c.get("STALE", 0) + c.get("UPDATING", 0) for c in collector.cache.values()
-    )
+    cache_hits = sum(_hits(c) for c in collector.cache.values())
     return {
         "verdict": verdict.to_dict(),
         # Percentiles come from HdrHistograms: each at most this much above the recorded value, never below.

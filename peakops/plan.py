@@ -12,6 +12,7 @@ equal to 1``.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -231,6 +232,26 @@ class Scenario(_Strict):
     expect: Expectations = Expectations()
 
 
+class Capacity(_Strict):
+    """The rehearsal's step load: one app instance, each step a constant arrival rate for `step_seconds`,
+    in increasing order; the knee is the last step within the bars of `journey`'s thresholds (p95, error
+    ratio). `headroom` is the share of each instance kept free when sizing replicas (0.3: run at 70%)."""
+
+    steps: list[float] = Field(default_factory=lambda: [5.0, 10.0, 20.0, 40.0], min_length=1)
+    step_seconds: int = Field(default=15, ge=5, le=600)
+    headroom: float = Field(default=0.3, ge=0, lt=1)
+    journey: str = "influencer"
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(rate <= 0 for rate in value):
+            raise ValueError("every step must be > 0 arrivals/s")
+        if any(b <= a for a, b in pairwise(value)):
+            raise ValueError("steps must increase")
+        return value
+
+
 class Rehearsal(_Strict):
     """`peakops rehearse`: each scenario replays the plan's first spike (compressed to `traffic_seconds`
     at `peak_arrivals` visitors in its busiest second) with its fault on the timeline."""
@@ -238,6 +259,7 @@ class Rehearsal(_Strict):
     traffic_seconds: int = Field(default=60, ge=10, le=3600)
     peak_arrivals: float = Field(default=40, gt=0)
     scenarios: list[Scenario] = Field(min_length=1)
+    capacity: Capacity | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Rehearsal:
@@ -292,6 +314,12 @@ class CampaignPlan(_Strict):
                 raise ValueError(f"influencers[{index}].post_time: outside the campaign window")
         for drop in self.drops:
             object.__setattr__(drop, "at", self.window.localise(drop.at))
+        capacity = self.rehearsal.capacity if self.rehearsal else None
+        if capacity is not None and capacity.journey not in self.thresholds.journeys:
+            raise ValueError(
+                f"rehearsal.capacity.journey: {capacity.journey!r} has no thresholds "
+                f"(thresholds.journeys: {sorted(self.thresholds.journeys)})"
+            )
         return self
 
     def catalog_seed(self) -> dict[str, Any]:

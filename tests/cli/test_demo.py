@@ -41,6 +41,19 @@ def test_demo_rehearses_the_demo_plan_and_says_go(tmp_path_factory: pytest.TempP
         ("payment-outage", "go"),
     ]
     assert (report / "report.html").exists()
+    # The capacity step load on one instance: a knee within the bars, replicas for each post.
+    capacity = summary["capacity"]
+    assert capacity["knee_per_second"] is not None, capacity
+    assert capacity["steps"][0]["within_bars"], capacity["steps"]
+    assert [post["influencer"] for post in capacity["posts"]] == ["lena-glow", "marco-fit", "sofia-style"]
+    assert all(post["replicas"] >= 1 for post in capacity["posts"])
+    config = capacity["stack_config"]
+    assert (
+        config["peakops:appReplicasMin"]
+        <= config["peakops:prescaleReplicas"]
+        < config["peakops:appReplicasMax"]
+    )
+    assert "Capacity:" in (report / "report.html").read_text()
     # Brought down afterwards: supervisord (and with it every program) has exited.
     assert not (stack_dir / "supervisor" / "supervisord.pid").exists()
     # What the inbox recorded (it outlives the stack): the page as on-call gets it, with its runbook,

@@ -52,7 +52,10 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # A short path: supervisord's control socket lives in the stack directory (AF_UNIX paths are short).
     stack_dir = tmp_path_factory.mktemp("rh")
     report = base / "report"
-    done = run_rehearse("--plan", str(plan_path), "--report", str(report), stack_dir=stack_dir)
+    # The capacity step load runs in tests/cli/test_demo.py (make demo); here only the scenarios.
+    done = run_rehearse(
+        "--plan", str(plan_path), "--report", str(report), "--no-capacity", stack_dir=stack_dir
+    )
     summary_path = report / "summary.json"
     assert summary_path.exists(), done.stdout[-6000:] + done.stderr[-3000:]
     return {
@@ -178,3 +181,39 @@ def test_a_bad_rehearsal_is_refused_before_anything_starts(
     assert expected in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "stack").exists()  # nothing started
+
+
+def test_write_config_shows_the_diff_and_keeps_the_rest_of_the_stack_file(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from cli.rehearse import write_stack_config
+
+    original = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(original)
+    console = Console(record=True, width=200)
+    values = {"peakops:appReplicasMin": 2, "peakops:prescaleReplicas": 6, "peakops:appReplicasMax": 7}
+    write_stack_config("dev", values, console, root=tmp_path)
+    written = (tmp_path / "Pulumi.dev.yaml").read_text()
+    config = yaml.safe_load(written)["config"]
+    assert {k: config[k] for k in values} == values
+    # Every other line (comments, other keys) as it was.
+    changed = [line for line in written.splitlines() if line not in original.splitlines()]
+    assert sorted(changed) == sorted(f"  {k}: {v}" for k, v in values.items())
+    assert "+  peakops:prescaleReplicas: 6" in console.export_text()
+
+
+def test_write_config_refuses_what_the_program_would_refuse(tmp_path: Path) -> None:
+    import typer
+    from rich.console import Console
+
+    from cli.rehearse import write_stack_config
+
+    original = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    (tmp_path / "Pulumi.dev.yaml").write_text(original)
+    with pytest.raises(typer.Exit) as exited:
+        # A minimum above the maximum: infra/config.py refuses it, so nothing is written.
+        write_stack_config("dev", {"peakops:appReplicasMin": 9}, Console(), root=tmp_path)
+    assert exited.value.exit_code == 2
+    assert (tmp_path / "Pulumi.dev.yaml").read_text() == original
+    with pytest.raises(typer.Exit):
+        write_stack_config("nope", {"peakops:appReplicasMin": 1}, Console(), root=tmp_path)

@@ -37,6 +37,11 @@ def test_a_step_the_generator_could_not_produce_is_no_evidence() -> None:
     found = knee([Step(10, 10, 40, 0.0), Step(20, 18.8, 60, 0.0), Step(40, 40, 60, 0.0)], LIMITS)
     assert found.per_second == 10
     assert "the generator started 18.8 of 20.0/s" in found.reason
+    saturated = knee([Step(10, 10, 40, 0.0), Step(20, 20, 60, 0.0, generator_saturated=True)], LIMITS)
+    assert (saturated.per_second, saturated.reason) == (
+        10,
+        "the generator saturated at 20/s: no evidence past this step",
+    )
 
 
 def test_no_step_within_the_bars_gives_no_knee() -> None:

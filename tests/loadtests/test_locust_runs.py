@@ -78,6 +78,10 @@ def test_plan_run_tracks_arrivals_and_funnel_and_passes(shop: AppProcess, tmp_pa
     assert (tmp_path / "r" / "report.html").read_text().count("<svg") == 5
     assert (tmp_path / "r" / "seconds.csv").read_text().startswith("second,planned_arrivals")
     assert (tmp_path / "r" / "locust_stats_history.csv").exists()  # Locust's own CSV history
+    # The live progress the CLI shows: the last seconds' p95, and no cache ratio without an edge.
+    progress = json.loads((tmp_path / "r" / "progress.json").read_text())
+    assert progress["p95_ms"] > 0, progress
+    assert progress["cache_hit_ratio"] is None
 
 
 @pytest.mark.timeout(120)

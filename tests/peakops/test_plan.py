@@ -106,6 +106,14 @@ def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
             "rehearsal.scenarios[1].fault: latency_ms: origin_slow needs latency_ms > 0",
         ),
         (
+            lambda d: d["rehearsal"]["capacity"].update(steps=[4, 8, 8]),
+            "rehearsal.capacity.steps: steps must increase",
+        ),
+        (
+            lambda d: d["rehearsal"]["capacity"].update(journey="checkout"),
+            "rehearsal.capacity.journey: 'checkout' has no thresholds",
+        ),
+        (
             lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"][0].update(within_seconds=-1),
             "rehearsal.scenarios[1].expect.fire[0].within_seconds: Input should be greater than 0",
         ),
