@@ -525,3 +525,62 @@ def test_a_checkout_at_another_path_runs_its_own_programs(stack: Stack, tmp_path
     ]
     assert len(from_repo) == len(APP_PORTS) + 2
     assert {name: str(moved) in command_lines[name] for name in from_repo} == dict.fromkeys(from_repo, True)
+
+
+def test_each_rehearsal_fault_acts_on_the_stack_and_clears(stack: Stack) -> None:
+    """What `peakops rehearse` does for each fault kind of a plan's scenarios, on the real stack."""
+    import json
+
+    from cli.rehearse import MissingComponent, Rig
+    from peakops.plan import Fault
+
+    urls = json.loads(peakops(stack.env, "status", "--json").stdout)
+    rig = Rig(urls, stack.directory)
+    headers = {"Authorization": f"Bearer {stack.admin_token()}"}
+
+    def answers(url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def timed(url: str) -> float:
+        started = time.monotonic()
+        assert httpx.get(url, timeout=10).status_code == 200
+        return time.monotonic() - started
+
+    # The origin slowed: every instance adds the latency (the balancer's URL: past the edge's cache).
+    slow = Fault(kind="origin_slow", latency_ms=400)
+    rig.apply(slow)
+    assert min(timed(f"{LB}/api/products") for _ in range(3)) >= 0.4
+    rig.clear(slow)
+    assert min(timed(f"{LB}/api/products") for _ in range(3)) < 0.4
+    # The payment provider slowed: a checkout-route fault on every instance, until cleared.
+    payment = Fault(kind="payment_slow", latency_ms=300)
+    rig.apply(payment)
+    for url in rig.instances:
+        rules = httpx.get(f"{url}/api/admin/faults", headers=headers, timeout=5).json()["faults"]
+        assert [(r["route"], r["latency_ms"]) for r in rules] == [("/api/checkout", 300)], rules
+    rig.clear(payment)
+    assert all(
+        httpx.get(f"{url}/api/admin/faults", headers=headers, timeout=5).json()["faults"] == []
+        for url in rig.instances
+    )
+    # An app instance SIGKILLed through the supervisor: it comes back with another pid.
+    program = rig.first_instance_program()
+    before = stack.supervisorctl("pid", program).strip()
+    rig.apply(Fault(kind="app_kill"))
+    assert wait_until(lambda: stack.supervisorctl("pid", program).strip() not in (before, "0", ""), 30)
+    rig.clear(Fault(kind="app_kill"))
+    assert wait_until(lambda: answers(f"{rig.instances[0]}/readyz"), 30)
+    # The edge reloaded: it keeps serving; then stopped and started.
+    rig.apply(Fault(kind="edge_reload"))
+    assert all(httpx.get(f"{EDGE}/c/lena-glow", timeout=5).status_code == 200 for _ in range(5))
+    rig.apply(Fault(kind="edge_restart"))
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{EDGE}/edge/healthz", timeout=2)
+    rig.clear(Fault(kind="edge_restart"))
+    assert wait_until(lambda: answers(f"{EDGE}/edge/healthz"), 30)
+    # No database server on the local stack (SQLite): said, not pretended.
+    with pytest.raises(MissingComponent, match="no database server"):
+        rig.apply(Fault(kind="database_restart"))
