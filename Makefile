@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 .PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env images e2e fleet fleet-down clean
 
 help:
-	@echo "make demo    bring the app up with the demo campaign and drive an influencer burst through it"
+	@echo "make demo    peakops rehearse on the demo plan: the local stack, a healthy spike, a payment outage, capacity"
 	@echo "make test    lint, type-check and run the whole test suite against real servers"
 	@echo "make bench   benchmarks (app vs bare ASGI; load generator vs plain Locust), printed as ratios"
 	@echo "make e2e     a real Kubernetes control plane (built from Go modules, cached) and the deploys into it"
