@@ -21,6 +21,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -596,7 +597,7 @@ def rehearse(
             raise typer.Exit(3)
         try:
             urls = stack.endpoints(stack.inventory_vars())
-            if not _wait(lambda: all(stack.probes(urls).values()), 30):
+            if not wait_for(lambda: all(stack.probes(urls).values()), 30):
                 silent = [name for name, ok in stack.probes(urls).items() if not ok]
                 console.print(f"[red]the stack came up, but these do not answer: {', '.join(silent)}[/red]")
                 raise typer.Exit(3)
@@ -689,7 +690,8 @@ def app_database_url(env_file: Path) -> str:
     return f"sqlite:///{values.get('PEAKOPS_DATA_DIR', env_file.parent)}/peakops.db"
 
 
-def _wait(check: Any, timeout_s: float) -> bool:
+def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
+    """Poll `check` every 0.5 s until it holds (True) or `timeout_s` passes (False)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from peakops.paths import REPO_ROOT
+from tests.cli.test_rehearse import run_peakops
 
 
 @pytest.mark.timeout(480)
@@ -19,19 +16,7 @@ def test_demo_rehearses_the_demo_plan_and_says_go(tmp_path_factory: pytest.TempP
     # A short path: supervisord's control socket lives in the stack directory (AF_UNIX paths are short).
     stack_dir = tmp_path_factory.mktemp("demo")
     report = tmp_path_factory.mktemp("demo-report")
-    result = subprocess.run(
-        [sys.executable, "-m", "cli", "demo", "--report", str(report)],
-        capture_output=True,
-        text=True,
-        timeout=460,
-        cwd=REPO_ROOT,
-        env={
-            "PATH": os.environ["PATH"],
-            "HOME": os.environ.get("HOME", "/root"),
-            "PEAKOPS_STACK_DIR": str(stack_dir),
-            "COLUMNS": "160",
-        },
-    )
+    result = run_peakops("demo", "--report", str(report), stack_dir=stack_dir, timeout=460)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     out = result.stdout
     assert "Rehearsal: GO" in out

@@ -23,9 +23,10 @@ from peakops.paths import DEFAULT_PLAN, REPO_ROOT
 ARTIFACTS = REPO_ROOT / "artifacts" / "rehearsal"
 
 
-def run_rehearse(*args: str, stack_dir: Path, timeout: float = 420) -> subprocess.CompletedProcess[str]:
+def run_peakops(*args: str, stack_dir: Path, timeout: float = 420) -> subprocess.CompletedProcess[str]:
+    """`peakops ARGS` on a stack in `stack_dir`, with only the environment a user's shell would give."""
     return subprocess.run(
-        [sys.executable, "-m", "cli", "rehearse", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -38,6 +39,10 @@ def run_rehearse(*args: str, stack_dir: Path, timeout: float = 420) -> subproces
         },
         check=False,
     )
+
+
+def run_rehearse(*args: str, stack_dir: Path, timeout: float = 420) -> subprocess.CompletedProcess[str]:
+    return run_peakops("rehearse", *args, stack_dir=stack_dir, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
