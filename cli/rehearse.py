@@ -68,17 +68,18 @@ class Rig:
         return list(self.urls["app_instances"]) + list(self.urls["app_backup_instances"])
 
     def supervisorctl(self, *args: str) -> str:
+        """Run supervisorctl on the stack's supervisord; its output. Raises subprocess.CalledProcessError
+        when it reports an error (an "already started" program is not one: supervisord restarts what it
+        runs), so a fault that did not happen is never reported as done."""
         import subprocess
 
         config = self.stack_dir / "supervisor" / "supervisord.conf"
-        done = subprocess.run(
-            ["/usr/bin/supervisorctl", "-c", str(config), *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        return str(done.stdout) + str(done.stderr)
+        command = ["/usr/bin/supervisorctl", "-c", str(config), *args]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+        output = str(done.stdout) + str(done.stderr)
+        if (done.returncode != 0 or "ERROR" in output) and "already started" not in output:
+            raise subprocess.CalledProcessError(done.returncode, command, output)
+        return output
 
     def set_faults(self, spec: dict[str, Any] | None) -> None:
         import httpx
@@ -195,6 +196,18 @@ class MissingComponent(RuntimeError):
     """A scenario needs a component the stack does not run."""
 
 
+def _component_errors() -> tuple[type[BaseException], ...]:
+    import subprocess
+
+    import httpx
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (httpx.HTTPError, SQLAlchemyError, subprocess.SubprocessError, OSError, KeyError, ValueError)
+
+
+COMPONENT_ERRORS = _component_errors()
+
+
 def database_books(database_url: str, plan_stock: dict[str, int]) -> tuple[int, int, int]:
     """(non-synthetic orders, units oversold against the plan's stock, orders charged twice), read from
     the app's database with the app's own table definitions (app/db.py)."""
@@ -256,7 +269,7 @@ def play(
     """One scenario: traffic, its fault on the timeline, the wait for its alerts; judged."""
     plan = context.plan
     stock = {p.sku: p.stock for p in plan.products}
-    before, _, _ = database_books(database_url, stock)
+    before, oversold_before, twice_before = database_books(database_url, stock)
     load_dir = directory / scenario.name
     command = locust_command(
         rig.urls["edge"], context, None, traffic_seconds, load_dir, peak_arrivals=peak_arrivals
@@ -323,7 +336,8 @@ def play(
 
     after, oversold, twice = database_books(database_url, stock)
     acknowledged = int(summary.get("checkout", {}).get("order", 0))
-    books = Accounting(acknowledged, after - before, oversold, twice)
+    # This scenario's: what the database gained since its start (an earlier scenario's fault is its own).
+    books = Accounting(acknowledged, after - before, oversold - oversold_before, twice - twice_before)
     observed = Observed(summary, alerts, books, window, time_scale)
     result = judge(scenario, observed)
     if not summary:
@@ -398,6 +412,10 @@ def measure_capacity(rig: Rig, context: CampaignContext, directory: Path, consol
             command, step_dir, capacity.step_seconds, console, label=f"capacity {rate:g}/s"
         )
         if not summary:
+            rows.append(
+                {"planned_per_second": rate, "valid": False, "within_bars": False, "error": "no summary"}
+            )
+            steps.append(Step(rate, 0.0, 0.0, 0.0, generator_saturated=True))
             break
         seconds = capacity.step_seconds
         journeys = {
@@ -563,7 +581,7 @@ def rehearse(
             f"error: --write-config {write_config}: Pulumi.{write_config}.yaml does not exist", err=True
         )
         raise typer.Exit(2)
-    problems = unknown_alerts(context, chosen)
+    problems = unknown_alerts(context, chosen) + unsupported(context, chosen)
     if problems:
         for problem in problems:
             typer.echo(f"error: {source}: {problem}", err=True)
@@ -582,6 +600,7 @@ def rehearse(
     results: list[ScenarioResult] = []
     records: list[dict[str, Any]] = []
     capacity_result: dict[str, Any] | None = None
+    failure = ""
     with tempfile.TemporaryDirectory(prefix="peakops-rehearse-") as tmp:
         directory = report or Path(tmp) / "report"
         directory.mkdir(parents=True, exist_ok=True)
@@ -627,14 +646,23 @@ def rehearse(
                 console.print(f"  {item.name}: [bold]{result.verdict}[/bold]")
             if capacity and rehearsal.capacity is not None:
                 capacity_result = measure_capacity(rig, context, directory, console)
+        except COMPONENT_ERRORS as exc:
+            # A component stopped answering (or answered nonsense) mid-rehearsal: the evidence is
+            # incomplete, so the rehearsal is invalid; say which call failed, never a traceback.
+            failure = f"{type(exc).__name__}: {exc}"
+            console.print(
+                f"[red]error: a component failed during the rehearsal: {failure}[/red]", markup=True
+            )
         finally:
             if keep:
                 console.print("the stack keeps running: `peakops status`, `peakops down`")
             else:
                 stack.run_playbook("down.yml", log=log)
-        verdict = overall(results)
+        verdict = "invalid" if failure else overall(results)
         if capacity_result is not None and capacity_result["knee_per_second"] is None and verdict == "go":
-            verdict = "no-go"  # one instance did not hold even the first step
+            first = capacity_result["steps"][0] if capacity_result["steps"] else {"valid": False}
+            # The generator's failure is no evidence about the shop: invalid; the shop's is a no-go.
+            verdict = "no-go" if first.get("valid") else "invalid"
         summary = {
             "plan": source,
             "campaign": context.plan.name,
@@ -650,6 +678,7 @@ def rehearse(
             "elapsed_seconds": round(time.time() - started, 1),
             "scenarios": records,
             "capacity": capacity_result,
+            "error": failure or None,
             "definitions": {
                 "capacity.steps": "each step a constant arrival rate (visitors/s, each a whole journey) on "
                 "one app instance; p95 the worst journey's; errors over every request but the abusive "
@@ -725,6 +754,27 @@ def unknown_alerts(context: CampaignContext, scenarios: list[Scenario]) -> list[
         for j, name in enumerate(scenario.expect.quiet):
             if name not in defined:
                 problems.append(f"{where}.quiet[{j}]: {name!r} is not an alert of the generated rules")
+    return problems
+
+
+def unsupported(context: CampaignContext, scenarios: list[Scenario]) -> list[str]:
+    """What the local stack cannot play, and `may_burn` names no bar has, each with its place."""
+    plan = context.plan
+    assert plan.rehearsal is not None
+    bars = {*plan.thresholds.journeys, "checkout"}
+    problems = []
+    for scenario in scenarios:
+        index = plan.rehearsal.scenarios.index(scenario)
+        where = f"rehearsal.scenarios[{index}] ({scenario.name})"
+        if scenario.fault is not None and scenario.fault.kind == "database_restart":
+            problems.append(
+                f"{where}.fault.kind: database_restart needs a database server; the local stack runs SQLite"
+            )
+        for j, name in enumerate(scenario.expect.may_burn):
+            if name not in bars:
+                problems.append(
+                    f"{where}.expect.may_burn[{j}]: {name!r} is not a bar (known: {sorted(bars)})"
+                )
     return problems
 
 

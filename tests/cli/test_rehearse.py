@@ -167,6 +167,16 @@ def test_the_html_report_renders_every_plot_without_console_errors(
         ),
         (lambda d: d.pop("rehearsal"), (), "no `rehearsal:` section"),
         (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"].update(may_burn=["chekout"]),
+            (),
+            "rehearsal.scenarios[1] (payment-outage).expect.may_burn[0]: 'chekout' is not a bar",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(kind="database_restart"),
+            (),
+            "rehearsal.scenarios[1] (payment-outage).fault.kind: database_restart needs a database server",
+        ),
+        (
             lambda d: d["rehearsal"].update(traffic_seconds=5),
             (),
             "rehearsal.traffic_seconds: Input should be greater than or equal to 10",
