@@ -24,10 +24,29 @@ from sqlalchemy import (
     event,
     func,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 metadata = MetaData()
+
+# SQLSTATE classes of a server that cannot serve now: 08 connection exception, 57P operator intervention
+# (shutting down, starting up: "the database system is starting up"). PostgreSQL's appendix A.
+_UNAVAILABLE_SQLSTATES = ("08", "57P")
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached now (stopped, restarting, a connection it closed)
+    rather than that it refused a statement: a condition a retry a moment later fixes.
+
+    Covers SQLAlchemy's wrapped errors (a connection it invalidated, OperationalError and InterfaceError:
+    SQLite's "database is locked" too) and what asyncpg raises on connect before SQLAlchemy wraps anything:
+    OSError (connection refused, reset) and a PostgresError of class 08 or 57P."""
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
+    if isinstance(exc, OSError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
 
 products = Table(
     "products",

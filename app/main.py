@@ -53,7 +53,14 @@ from app.responses import (
     WebhookOut,
     documented,
 )
-from app.runtime import InstrumentedRoute, JSONResponse, ObservabilityMiddleware, Runtime, error_response
+from app.runtime import (
+    DatabaseUnavailable,
+    InstrumentedRoute,
+    JSONResponse,
+    ObservabilityMiddleware,
+    Runtime,
+    error_response,
+)
 from app.settings import Settings
 from app.shop import PaymentDown, Shop, ShopError
 from peakops.metrics import WebhookResult
@@ -221,6 +228,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     app.include_router(_webhook_routes(runtime))
     # Added last = outermost: metrics see every request, including those the hot paths answer.
     app.add_middleware(HotPaths, runtime=runtime, views=views)
+    app.add_middleware(DatabaseUnavailable)
     app.add_middleware(ObservabilityMiddleware, runtime=runtime)
     return app
 

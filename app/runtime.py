@@ -5,6 +5,7 @@ the observability middleware (RED metrics per route template) and the instrument
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -17,11 +18,14 @@ from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db import unavailable
 from app.faults import FaultRegistry
 from app.metrics import AppMetrics
 from app.settings import Settings
 from app.shop import Shop
 from peakops.metrics import UNMATCHED_ROUTE
+
+log = logging.getLogger(__name__)
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -102,6 +106,40 @@ class ObservabilityMiddleware:
             counter, histogram = self._series(method, template, status)
             counter.inc()
             histogram.observe(time.perf_counter() - start)
+
+
+class DatabaseUnavailable:
+    """Answers 503 "database unavailable" with Retry-After: 1 when a request finds the database
+    unreachable (app.db.unavailable: stopped, restarting, its connections closed), instead of a 500 or a
+    reset connection: clients and the edge retry, and the SLIs count a 5xx either way.
+
+    A pure ASGI middleware placed outside the hot paths and the router, so both are covered, and inside
+    the observability middleware, so the 503s are counted. An error after the response started, or any
+    other error, propagates unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started or not unavailable(exc):
+                raise
+            # One line, no traceback: during an outage every request says the same thing.
+            log.warning("database unavailable: %s %s: %s", scope["method"], scope["path"], type(exc).__name__)
+            answer = error_response(503, "database unavailable", headers={"Retry-After": "1"})
+            await answer(scope, receive, send)
 
 
 class InstrumentedRoute(APIRoute):

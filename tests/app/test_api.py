@@ -251,3 +251,47 @@ def test_forged_beacons_never_break_attribution(client: httpx.Client, admin_head
     rows = {row["slug"]: row for row in report.json()["influencers"]}
     assert rows["lena-glow"]["visits"] == 1
     assert report.json()["unattributed"]["visits"] == 2  # the made-up slug is not a row of its own
+
+
+@pytest.mark.postgres
+def test_a_database_restart_answers_503_with_retry_after_and_the_app_recovers(
+    start_app: StartApp,
+) -> None:
+    """The rehearsal's database_restart, on one instance: while PostgreSQL is down every route that
+    needs it says 503 "database unavailable" with Retry-After (a retryable answer, never a 500), liveness
+    stays up, readiness says why; once it is back, the pool's dead connections are replaced and the
+    retried checkout (same Idempotency-Key) completes once."""
+    from tests.support.procs import run_postgres
+
+    with run_postgres(max_connections=50) as server:
+        database = server.create_database()
+        app = start_app(server.url(database))
+        with httpx.Client(base_url=app.url, timeout=10) as client:
+            cart_id = new_cart(client, {"TEE": 1})
+            # Warm the pool: its connections are the ones the restart kills.
+            assert all(client.get("/api/products").status_code == 200 for _ in range(5))
+            server.stop()
+            key = str(uuid.uuid4())
+            answers = [
+                client.get("/api/products"),
+                client.get(f"/api/carts/{cart_id}"),
+                checkout(client, cart_id, key=key),
+            ]
+            for answer in answers:
+                assert answer.status_code == 503, (answer.request.url, answer.text)
+                assert answer.json()["error"] == "database unavailable"
+                assert answer.headers["Retry-After"] == "1"
+            assert client.get("/healthz").status_code == 200
+            ready = client.get("/readyz")
+            assert (ready.status_code, ready.json()["error"]) == (503, "database unreachable")
+
+            server.start()
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/api/products").status_code == 200
+            placed = checkout(client, cart_id, key=key)
+            assert placed.status_code == 201, placed.text
+            again = checkout(client, cart_id, key=key)
+            assert again.json()["order_id"] == placed.json()["order_id"]
+            assert int(server.psql("SELECT count(*) FROM orders", database=database)) == 1
+            assert payment_violations(server.url(database)) == []
+        assert "Traceback" not in app.log()

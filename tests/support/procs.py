@@ -131,6 +131,25 @@ class PostgresServer:
     host: str
     port: int
     user: str
+    data_dir: Path
+    options: str
+    log_path: Path
+    run_as: tuple[str, ...] = ()
+
+    def pg_ctl(self, *args: str) -> None:
+        """pg_ctl on this cluster (`stop -m fast`, `start`), waiting for it; raises CalledProcessError."""
+        subprocess.run(
+            [*self.run_as, str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-w", "-t", "60", *args],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        """A fast shutdown: clients are disconnected, as when the server restarts under the app."""
+        self.pg_ctl("-m", "fast", "stop")
+
+    def start(self) -> None:
+        self.pg_ctl("-o", self.options, "-l", str(self.log_path), "start")
 
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
@@ -211,30 +230,14 @@ def run_postgres(max_connections: int = 300) -> Iterator[PostgresServer]:
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets} "
             f"-c max_connections={max_connections} -c fsync=off -c shared_buffers=128MB"
         )
-        subprocess.run(
-            [
-                *prefix,
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                options,
-                "-l",
-                str(base / "postgres.log"),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
+        server = PostgresServer(
+            "127.0.0.1", port, "postgres", data, options, base / "postgres.log", tuple(prefix)
         )
         try:
-            yield PostgresServer("127.0.0.1", port, "postgres")
+            server.start()  # inside: a start that timed out may have left a postmaster running
+            yield server
         finally:
-            subprocess.run(
-                [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                capture_output=True,
-            )
+            with contextlib.suppress(subprocess.CalledProcessError):
+                server.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
