@@ -48,6 +48,7 @@ def unavailable(exc: BaseException) -> bool:
     sqlstate = getattr(exc, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
 
+
 products = Table(
     "products",
     metadata,
@@ -179,7 +180,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if not self.is_sqlite:
             # No pre-ping: it is a round trip per checkout (5% of its CPU). Connections are recycled
-            # instead, and a dead server shows in /readyz.
+            # instead; a dead server shows in /readyz's body and as 503s (app.runtime.DatabaseUnavailable).
             kwargs = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_recycle": 1800}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None

@@ -44,6 +44,7 @@ class HealthOut(_Out):
 
 class ReadyOut(_Out):
     status: Literal["ready"]
+    database: Literal["reachable", "unreachable"]
 
 
 class ProductOut(_Out):

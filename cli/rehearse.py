@@ -16,6 +16,7 @@ Traffic goes only to the stack on 127.0.0.1 and stops by itself.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import os
 import tempfile
@@ -53,12 +54,20 @@ SETTLE_SECONDS = 10.0
 QUIET_BEFORE_SECONDS = 120.0
 
 
+class StackDatabase(enum.Enum):
+    """The local stack's database (ansible/inventories/local: peakops_database)."""
+
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+
+
 class Rig:
     """The running local stack as a rehearsal drives it: its URLs, the admin token, supervisorctl."""
 
-    def __init__(self, urls: dict[str, Any], stack_dir: Path) -> None:
+    def __init__(self, urls: dict[str, Any], stack_dir: Path, database: str = "sqlite") -> None:
         self.urls = urls
         self.stack_dir = stack_dir
+        self.database = database
         self.admin_token = (stack_dir / "secrets" / "admin_token").read_text().split()[0]
         self._firing_at = 0.0
         self._firing = "firing: -"
@@ -118,7 +127,13 @@ class Rig:
         if fault.kind == "edge_restart":
             self.supervisorctl("stop", "edge")
             return "edge stopped (supervisorctl stop edge)"
-        raise MissingComponent(f"{fault.kind}: the local stack has no database server (SQLite)")
+        if fault.kind == "database_restart":
+            if self.database != "postgresql":
+                raise MissingComponent(f"{fault.kind}: the local stack has no database server (SQLite)")
+            # SIGINT, PostgreSQL's fast shutdown: open transactions roll back, clients are disconnected.
+            self.supervisorctl("stop", "database")
+            return "PostgreSQL stopped (supervisorctl stop database: a fast shutdown)"
+        raise MissingComponent(f"{fault.kind}: not a fault the local stack can play")
 
     def clear(self, fault: Fault) -> str:
         if fault.kind in ("payment_failure", "payment_slow", "origin_slow"):
@@ -131,6 +146,9 @@ class Rig:
         if fault.kind == "edge_restart":
             self.supervisorctl("start", "edge")
             return "edge started"
+        if fault.kind == "database_restart":
+            self.supervisorctl("start", "database")
+            return "PostgreSQL started"
         return "nothing to clear"
 
     def inbox(self) -> list[dict[str, Any]]:
@@ -552,6 +570,13 @@ def rehearse(
         str | None,
         typer.Option(help="Write the measured replicas into Pulumi.<STACK>.yaml (the diff shown first)."),
     ] = None,
+    database: Annotated[
+        StackDatabase | None,
+        typer.Option(
+            help="The stack's database. Default: postgresql when a chosen scenario restarts the database "
+            "(a cluster of the stack's own, as production runs), else sqlite."
+        ),
+    ] = None,
 ) -> None:
     """Rehearse the campaign on the local stack: scenarios with faults, alerts, accounting; go or no-go."""
     from cli import rehearse_report
@@ -581,7 +606,9 @@ def rehearse(
             f"error: --write-config {write_config}: Pulumi.{write_config}.yaml does not exist", err=True
         )
         raise typer.Exit(2)
-    problems = unknown_alerts(context, chosen) + unsupported(context, chosen)
+    restarts_database = any(s.fault is not None and s.fault.kind == "database_restart" for s in chosen)
+    engine = database.value if database else ("postgresql" if restarts_database else "sqlite")
+    problems = unknown_alerts(context, chosen) + unsupported(context, chosen, engine)
     if problems:
         for problem in problems:
             typer.echo(f"error: {source}: {problem}", err=True)
@@ -608,9 +635,10 @@ def rehearse(
         console.print(
             "[bold]Bringing the local stack up[/bold] (ansible-playbook ansible/playbooks/site.yml)"
         )
-        if not stack.preflight([]):
+        extra = ["-e", f"peakops_database={engine}"]
+        if not stack.preflight(extra):
             raise typer.Exit(3)
-        if stack.run_playbook("site.yml", log=log) != 0:
+        if stack.run_playbook("site.yml", *extra, log=log) != 0:
             console.print(log.read_text()[-4000:], markup=False)
             console.print("[red]the stack did not come up[/red]")
             raise typer.Exit(3)
@@ -621,7 +649,7 @@ def rehearse(
                 console.print(f"[red]the stack came up, but these do not answer: {', '.join(silent)}[/red]")
                 raise typer.Exit(3)
             stack_dir = Path(stack.resolved_var("peakops_stack_dir"))
-            rig = Rig(urls, stack_dir)
+            rig = Rig(urls, stack_dir, engine)
             database_url = app_database_url(Path(stack.resolved_var("campaign_app_data_dir")) / "app.env")
             for index, item in enumerate(chosen):
                 if index:
@@ -668,6 +696,7 @@ def rehearse(
             "campaign": context.plan.name,
             "verdict": verdict,
             "exit_code": EXIT_CODES[verdict],
+            "database": engine,
             "time_scale": time_scale,
             "time_scale_note": (
                 f"rule windows and `for:` compressed {time_scale:g}x: an alert measured after t s would "
@@ -757,8 +786,9 @@ def unknown_alerts(context: CampaignContext, scenarios: list[Scenario]) -> list[
     return problems
 
 
-def unsupported(context: CampaignContext, scenarios: list[Scenario]) -> list[str]:
-    """What the local stack cannot play, and `may_burn` names no bar has, each with its place."""
+def unsupported(context: CampaignContext, scenarios: list[Scenario], database: str) -> list[str]:
+    """What the local stack on `database` cannot play, and `may_burn` names no bar has, each with its
+    place."""
     plan = context.plan
     assert plan.rehearsal is not None
     bars = {*plan.thresholds.journeys, "checkout"}
@@ -766,9 +796,9 @@ def unsupported(context: CampaignContext, scenarios: list[Scenario]) -> list[str
     for scenario in scenarios:
         index = plan.rehearsal.scenarios.index(scenario)
         where = f"rehearsal.scenarios[{index}] ({scenario.name})"
-        if scenario.fault is not None and scenario.fault.kind == "database_restart":
+        if scenario.fault is not None and scenario.fault.kind == "database_restart" and database == "sqlite":
             problems.append(
-                f"{where}.fault.kind: database_restart needs a database server; the local stack runs SQLite"
+                f"{where}.fault.kind: database_restart needs a database server, not --database sqlite"
             )
         for j, name in enumerate(scenario.expect.may_burn):
             if name not in bars:

@@ -217,7 +217,7 @@ def test_visits_and_attribution_per_influencer(client: httpx.Client, admin_heade
 
 def test_probes_metrics_and_openapi(client: httpx.Client) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json() == {"status": "ready", "database": "reachable"}
     spec = client.get("/openapi.json").json()
     assert "/api/checkout" in spec["paths"]
     client.get(f"/api/carts/{uuid.uuid4()}")
@@ -258,8 +258,9 @@ def test_a_database_restart_answers_503_with_retry_after_and_the_app_recovers(
     start_app: StartApp,
 ) -> None:
     """The rehearsal's database_restart, on one instance: while PostgreSQL is down every route that
-    needs it says 503 "database unavailable" with Retry-After (a retryable answer, never a 500), liveness
-    stays up, readiness says why; once it is back, the pool's dead connections are replaced and the
+    needs it says 503 "database unavailable" with Retry-After (a retryable answer, never a 500); the
+    instance stays ready (the database is shared: failing readiness would empty the balancer) and says
+    the database is unreachable; once it is back, the pool's dead connections are replaced and the
     retried checkout (same Idempotency-Key) completes once."""
     from tests.support.procs import run_postgres
 
@@ -283,10 +284,10 @@ def test_a_database_restart_answers_503_with_retry_after_and_the_app_recovers(
                 assert answer.headers["Retry-After"] == "1"
             assert client.get("/healthz").status_code == 200
             ready = client.get("/readyz")
-            assert (ready.status_code, ready.json()["error"]) == (503, "database unreachable")
+            assert (ready.status_code, ready.json()) == (200, {"status": "ready", "database": "unreachable"})
 
             server.start()
-            assert client.get("/readyz").status_code == 200
+            assert client.get("/readyz").json()["database"] == "reachable"
             assert client.get("/api/products").status_code == 200
             placed = checkout(client, cart_id, key=key)
             assert placed.status_code == 201, placed.text
