@@ -12,10 +12,10 @@ export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 .PHONY: help bootstrap system-packages demo test lint typecheck pytest bench test-tools e2e-env images e2e fleet fleet-down clean
 
 help:
-	@echo "make demo    peakops rehearse on the demo plan: the local stack, a healthy spike, a payment outage, capacity"
+	@echo "make demo    peakops rehearse on the demo plan: the local stack, a healthy spike, a payment outage, a database restart, capacity"
 	@echo "make test    lint, type-check and run the whole test suite against real servers"
 	@echo "make bench   benchmarks (app vs bare ASGI; load generator vs plain Locust), printed as ratios"
-	@echo "make e2e     a real Kubernetes control plane (built from Go modules, cached) and the deploys into it"
+	@echo "make e2e     a real Kubernetes control plane (built from Go modules, cached) and the deploys into it; then the whole demo"
 	@echo "make fleet   the example fleet as systemd containers, converged by Ansible over SSH"
 
 # uv comes from PyPI into its own venv under the cache, so nothing global is touched.
@@ -70,8 +70,10 @@ e2e-env:
 images: bootstrap e2e-env
 	PEAKOPS_CACHE=$(CACHE) bash scripts/images.sh
 
+# Then the whole demo (`peakops demo` as `make demo` runs it), in its own run: the cluster is down by then.
 e2e: bootstrap e2e-env images
 	PEAKOPS_CACHE=$(CACHE) PEAKOPS_E2E=1 $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+	PEAKOPS_CACHE=$(CACHE) PEAKOPS_E2E=1 $(VENV)/bin/pytest tests/cli/test_demo.py $(PYTEST_ARGS)
 
 # The example fleet for real: a container per host of ansible/inventories/fleet (systemd, sshd),
 # converged over SSH with ansible/playbooks/site.yml.

@@ -34,7 +34,7 @@ from cli.campaign import campaign
 from cli.loadtest import locust_command, run_loadtest
 from peakops.context import CampaignContext
 from peakops.metrics import HTTP_REQUESTS, ORDERS
-from peakops.paths import REPO_ROOT, relative
+from peakops.paths import ANSIBLE_DIR, REPO_ROOT, relative
 from peakops.plan import Fault, Scenario
 from peakops.rehearsal import (
     EXIT_CODES,
@@ -208,6 +208,16 @@ class Rig:
         ).json()
         result = answer.get("data", {}).get("result", [])
         return round(float(result[0]["value"][1])) if result else 0
+
+    def evaluation_interval(self) -> str:
+        """Prometheus' own global evaluation_interval, from its loaded config (e.g. "250ms")."""
+        import httpx
+        import yaml
+
+        answer = httpx.get(f"{self.urls['prometheus']}/api/v1/status/config", timeout=20)
+        answer.raise_for_status()
+        config = yaml.safe_load(answer.json()["data"]["yaml"])
+        return str(config["global"]["evaluation_interval"])
 
 
 class MissingComponent(RuntimeError):
@@ -628,6 +638,7 @@ def rehearse(
     records: list[dict[str, Any]] = []
     capacity_result: dict[str, Any] | None = None
     failure = ""
+    evaluation = "unknown"
     with tempfile.TemporaryDirectory(prefix="peakops-rehearse-") as tmp:
         directory = report or Path(tmp) / "report"
         directory.mkdir(parents=True, exist_ok=True)
@@ -650,6 +661,7 @@ def rehearse(
                 raise typer.Exit(3)
             stack_dir = Path(stack.resolved_var("peakops_stack_dir"))
             rig = Rig(urls, stack_dir, engine)
+            evaluation = rig.evaluation_interval()
             database_url = app_database_url(Path(stack.resolved_var("campaign_app_data_dir")) / "app.env")
             for index, item in enumerate(chosen):
                 if index:
@@ -698,9 +710,12 @@ def rehearse(
             "exit_code": EXIT_CODES[verdict],
             "database": engine,
             "time_scale": time_scale,
+            "evaluation_interval": evaluation,
             "time_scale_note": (
-                f"rule windows and `for:` compressed {time_scale:g}x: an alert measured after t s would "
-                f"take about {time_scale:g}*t s at real time"
+                f"rule windows and `for:` compressed {time_scale:g}x, and Prometheus evaluated every "
+                f"{evaluation} (production: {production_evaluation_interval()}): an alert measured after t s "
+                "would take about "
+                f"{time_scale:g}*t s at real time"
             ),
             "traffic_seconds": rehearsal.traffic_seconds,
             "peak_arrivals": rehearsal.peak_arrivals,
@@ -748,6 +763,15 @@ def app_database_url(env_file: Path) -> str:
     return f"sqlite:///{values.get('PEAKOPS_DATA_DIR', env_file.parent)}/peakops.db"
 
 
+def production_evaluation_interval() -> str:
+    """What production's Prometheus evaluates at: role monitoring's default, which the example inventory
+    keeps (the local stack compresses it with the time scale: ansible/inventories/local)."""
+    import yaml
+
+    defaults = yaml.safe_load((ANSIBLE_DIR / "roles" / "monitoring" / "defaults" / "main.yml").read_text())
+    return str(defaults["monitoring_evaluation_interval"])
+
+
 def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
     """Poll `check` every 0.5 s until it holds (True) or `timeout_s` passes (False)."""
     deadline = time.monotonic() + timeout_s
@@ -780,9 +804,10 @@ def unknown_alerts(context: CampaignContext, scenarios: list[Scenario]) -> list[
                 problems.append(
                     f"{where}.fire[{j}].alert: {bound.alert!r} is not an alert of the generated rules"
                 )
-        for j, name in enumerate(scenario.expect.quiet):
-            if name not in defined:
-                problems.append(f"{where}.quiet[{j}]: {name!r} is not an alert of the generated rules")
+        for field in ("may_page", "quiet"):
+            for j, name in enumerate(getattr(scenario.expect, field)):
+                if name not in defined:
+                    problems.append(f"{where}.{field}[{j}]: {name!r} is not an alert of the generated rules")
     return problems
 
 

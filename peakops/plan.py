@@ -12,7 +12,7 @@ equal to 1``.
 from __future__ import annotations
 
 from datetime import datetime
-from itertools import pairwise
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -213,11 +213,15 @@ class AlertBound(_Strict):
 
 
 class Expectations(_Strict):
-    """What on-call should see. Any page not listed in `fire` is unexpected (a no-go): the healthy spike
-    expects no page at all. `quiet` names alerts that must not fire at all (tickets too); `may_burn` names
-    the load-test bars this scenario may miss (journeys, or `checkout` for the checkout SLO's bar)."""
+    """What on-call should see. Any page not listed in `fire` or `may_page` is unexpected (a no-go): the
+    healthy spike expects no page at all. `may_page` names pages the fault may or may not cause (a symptom
+    that depends on where the visitors were when it struck), allowed but not required, held to
+    `resolve_within_seconds` when they fire. `quiet` names alerts that must not fire at all (tickets
+    too); `may_burn` names the load-test bars this scenario may miss (journeys, or `checkout` for the
+    checkout SLO's bar)."""
 
     fire: list[AlertBound] = Field(default_factory=list)
+    may_page: list[str] = Field(default_factory=list)
     quiet: list[str] = Field(default_factory=list)
     may_burn: list[str] = Field(default_factory=list)
     resolve_within_seconds: float | None = Field(
@@ -277,6 +281,18 @@ class Rehearsal(_Strict):
                 )
             if fault is None and scenario.expect.fire:
                 raise ValueError(f"scenarios[{index}] ({scenario.name}).expect.fire: no fault to fire on")
+            expect = scenario.expect
+            listed = {
+                "fire": [bound.alert for bound in expect.fire],
+                "may_page": expect.may_page,
+                "quiet": expect.quiet,
+            }
+            for (first, a), (second, b) in combinations(listed.items(), 2):
+                both = sorted(set(a) & set(b))
+                if both:
+                    raise ValueError(
+                        f"scenarios[{index}] ({scenario.name}).expect: {both} in both {first} and {second}"
+                    )
         return self
 
     def scenario(self, name: str) -> Scenario:

@@ -78,6 +78,22 @@ def _burned(reason: str) -> str:
     return reason.removeprefix("fail: ").split(" ", 1)[0]
 
 
+def _resolution(name: str, alert: AlertSeen, bound_s: float | None, fault_end: float) -> list[Line]:
+    """The line on `alert`'s resolution against `bound_s` after the fault's end (none without a bound)."""
+    if bound_s is None:
+        return []
+    if alert.resolved_s is None:
+        return [Line(False, "resolve", f"{name} did not resolve after the fault ended")]
+    after = alert.resolved_s - fault_end
+    return [
+        Line(
+            after <= bound_s,
+            "resolve",
+            f"{name} resolved {after:.1f} s after the fault ended (bound {bound_s:g} s)",
+        )
+    ]
+
+
 def judge(scenario: Scenario, observed: Observed) -> ScenarioResult:
     """Every expectation of `scenario` checked against `observed`, one line each with its evidence."""
     lines: list[Line] = []
@@ -120,22 +136,22 @@ def judge(scenario: Scenario, observed: Observed) -> ScenarioResult:
                 f"(bound {bound.within_seconds:g} s{real})",
             )
         )
-        if expect.resolve_within_seconds is not None:
-            if alert.resolved_s is None:
-                lines.append(Line(False, "resolve", f"{bound.alert} did not resolve after the fault ended"))
-            else:
-                after = alert.resolved_s - fault_end
-                lines.append(
-                    Line(
-                        after <= expect.resolve_within_seconds,
-                        "resolve",
-                        f"{bound.alert} resolved {after:.1f} s after the fault ended "
-                        f"(bound {expect.resolve_within_seconds:g} s)",
-                    )
-                )
+        lines.extend(_resolution(bound.alert, alert, expect.resolve_within_seconds, fault_end))
     expected = {bound.alert for bound in expect.fire}
     for alert in observed.alerts:
-        if alert.page and alert.fired_s is not None and alert.name not in expected:
+        if not alert.page or alert.fired_s is None or alert.name in expected:
+            continue
+        if alert.name in expect.may_page:
+            delay = alert.fired_s - fault_start
+            lines.append(
+                Line(
+                    True,
+                    "page",
+                    f"{alert.name} paged {delay:.1f} s after the fault (allowed: expect.may_page)",
+                )
+            )
+            lines.extend(_resolution(alert.name, alert, expect.resolve_within_seconds, fault_end))
+        else:
             lines.append(Line(False, "page", f"unexpected page: {alert.name} at {alert.fired_s:.1f} s"))
     for name in expect.quiet:
         alert = seen.get(name)

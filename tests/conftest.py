@@ -18,6 +18,9 @@ from tests.support.procs import AppProcess, PostgresServer, run_app, run_postgre
 TESTS_DIR = Path(__file__).parent
 # tests/e2e starts a Kubernetes control plane built from Go modules: `make e2e` runs it, after `make test`.
 collect_ignore = [] if os.environ.get("PEAKOPS_E2E") else ["e2e"]
+# So does the whole demo (stack, three scenarios, the capacity step load: 7 min), keeping `make test`
+# shorter; `make test` keeps the two-scenario rehearsal (tests/cli/test_rehearse.py).
+collect_ignore += [] if os.environ.get("PEAKOPS_E2E") else ["cli/test_demo.py"]
 # tests/fleet starts a fleet of systemd containers and converges it over SSH: `make fleet` runs it.
 collect_ignore += [] if os.environ.get("PEAKOPS_FLEET") else ["fleet"]
 TEST_CATALOG = TESTS_DIR / "app" / "catalog.yaml"

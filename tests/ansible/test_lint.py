@@ -104,3 +104,24 @@ def test_the_test_fleet_has_the_examples_groups_and_settings() -> None:
         data = json.loads(listed.stdout)
         groups[name] = {g for g in data if g not in ("_meta", "ungrouped", "fleet")}
     assert groups["fleet"] == groups["example"]
+
+
+@pytest.mark.parametrize(("scale", "expected"), [("1", "1000ms"), ("5", "1000ms"), ("60", "250ms")])
+def test_the_local_stack_evaluates_productions_interval_compressed_by_the_time_scale(
+    scale: str, expected: str
+) -> None:
+    """`--time-scale` compresses the evaluation interval with the windows: production's (role monitoring's
+    default, which the example inventory keeps) divided by the scale, and at most 1 s on the local stack.
+    The local inventory divides 15 s: this fails if the role's default moves without it."""
+    defaults = yaml.safe_load((ANSIBLE / "roles" / "monitoring" / "defaults" / "main.yml").read_text())
+    assert defaults["monitoring_evaluation_interval"] == "15s"
+    example = ANSIBLE / "inventories" / "example"
+    assert not [p for p in example.rglob("*.yml") if "monitoring_evaluation_interval" in p.read_text()]
+    shown = subprocess.run(
+        [str(BIN / "ansible"), "-i", "ansible/inventories/local", "localhost", "-m", "debug",
+         "-a", "var=monitoring_evaluation_interval"],
+        cwd=REPO_ROOT, env={**ENV, "PEAKOPS_SLO_TIME_SCALE": scale},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert f"monitoring_evaluation_interval: {expected}\n" in shown.stdout, shown.stdout

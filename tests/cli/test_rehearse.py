@@ -57,10 +57,12 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # A short path: supervisord's control socket lives in the stack directory (AF_UNIX paths are short).
     stack_dir = tmp_path_factory.mktemp("rh")
     report = base / "report"
-    # The capacity step load runs in tests/cli/test_demo.py (make demo); here only the scenarios.
+    # The capacity step load and the database restart (on PostgreSQL) run in tests/cli/test_demo.py
+    # (make demo); here the two scenarios the issue names, on the default SQLite stack.
     done = run_rehearse(
-        "--plan", str(plan_path), "--report", str(report), "--no-capacity", stack_dir=stack_dir
-    )
+        "--plan", str(plan_path), "--report", str(report), "--no-capacity",
+        "--scenario", "healthy", "--scenario", "payment-outage", stack_dir=stack_dir,
+    )  # fmt: skip
     summary_path = report / "summary.json"
     assert summary_path.exists(), done.stdout[-6000:] + done.stderr[-3000:]
     return {
@@ -158,7 +160,7 @@ def test_the_html_report_renders_every_plot_without_console_errors(
 @pytest.mark.parametrize(
     ("change", "args", "expected"),
     [
-        (None, ("--scenario", "nope"), "no scenario nope (known: healthy, payment-outage)"),
+        (None, ("--scenario", "nope"), "no scenario nope (known: healthy, payment-outage, database-restart)"),
         (
             lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"][0].update(alert="CheckoutSucess"),
             (),
@@ -172,9 +174,15 @@ def test_the_html_report_renders_every_plot_without_console_errors(
             "rehearsal.scenarios[1] (payment-outage).expect.may_burn[0]: 'chekout' is not a bar",
         ),
         (
-            lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(kind="database_restart"),
+            None,
+            ("--database", "sqlite"),
+            "rehearsal.scenarios[2] (database-restart).fault.kind: database_restart needs a database server, "
+            "not --database sqlite",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][2]["expect"].update(may_page=["CheckoutSucess"]),
             (),
-            "rehearsal.scenarios[1] (payment-outage).fault.kind: database_restart needs a database server",
+            "rehearsal.scenarios[2] (database-restart).expect.may_page[0]: 'CheckoutSucess' is not an alert",
         ),
         (
             lambda d: d["rehearsal"].update(traffic_seconds=5),

@@ -102,6 +102,14 @@ def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
             "rehearsal: scenarios[0] (healthy).expect.fire: no fault to fire on",
         ),
         (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"].update(
+                may_page=["CheckoutSuccessBudgetBurn", "LandingAvailabilityBudgetBurn"],
+                quiet=["LandingAvailabilityBudgetBurn"],
+            ),
+            "rehearsal: scenarios[1] (payment-outage).expect: ['CheckoutSuccessBudgetBurn'] in both fire and "
+            "may_page",
+        ),
+        (
             lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(kind="origin_slow"),
             "rehearsal.scenarios[1].fault: latency_ms: origin_slow needs latency_ms > 0",
         ),

@@ -72,6 +72,29 @@ def test_a_late_page_a_missing_resolution_or_a_burn_not_allowed_is_no_go() -> No
     assert [line.kind for line in result.lines if not line.ok] == ["load", "load"]
 
 
+def test_a_may_page_alert_is_allowed_not_required_and_held_to_the_resolution_bound() -> None:
+    """A database restart pages the cart SLO for sure; checkout success only if visitors were mid-checkout."""
+    restart = OUTAGE.model_copy(
+        update={"expect": OUTAGE.expect.model_copy(update={"may_page": ["PaymentAuthorisationBudgetBurn"]})}
+    )
+    must = AlertSeen("CheckoutSuccessBudgetBurn", page=True, fired_s=10.0, resolved_s=30.0)
+    assert judge(restart, observed(FAILING, [must])).verdict == "go"  # not required
+    resolved = AlertSeen("PaymentAuthorisationBudgetBurn", page=True, fired_s=8.0, resolved_s=40.0)
+    result = judge(restart, observed(FAILING, [must, resolved]))
+    assert result.verdict == "go", result.lines
+    texts = [line.text for line in result.lines]
+    assert "PaymentAuthorisationBudgetBurn paged 3.0 s after the fault (allowed: expect.may_page)" in texts
+    assert "PaymentAuthorisationBudgetBurn resolved 15.0 s after the fault ended (bound 60 s)" in texts
+    stuck = AlertSeen("PaymentAuthorisationBudgetBurn", page=True, fired_s=8.0)
+    result = judge(restart, observed(FAILING, [must, stuck]))
+    assert result.verdict == "no-go"
+    assert [line.text for line in result.lines if not line.ok] == [
+        "PaymentAuthorisationBudgetBurn did not resolve after the fault ended"
+    ]
+    other = AlertSeen("LandingLatencyBudgetBurn", page=True, fired_s=9.0, resolved_s=30.0)
+    assert judge(restart, observed(FAILING, [must, other])).verdict == "no-go"
+
+
 def test_a_lost_an_oversold_or_a_twice_charged_order_is_no_go() -> None:
     for books, text in (
         (Accounting(10, 9, 0, 0), "orders: 10 acknowledged, 9 in the database, 1 lost"),

@@ -108,7 +108,7 @@ slos:
         ),
         (
             lambda d: d["slos"].append(dict(d["slos"][0])),
-            "slos[7].name: duplicate 'landing-availability' (first at slos[0])",
+            "slos[8].name: duplicate 'landing-availability' (first at slos[0])",
         ),
         (
             lambda d: d["slos"][3]["peakops"].update(period="2h"),
