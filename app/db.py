@@ -4,6 +4,8 @@ keeps them explicit, which is what the never-oversell guarantee is argued from."
 from __future__ import annotations
 
 import asyncio
+import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,24 +31,37 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 metadata = MetaData()
 
-# SQLSTATE classes of a server that cannot serve now: 08 connection exception, 57P operator intervention
-# (shutting down, starting up: "the database system is starting up"). PostgreSQL's appendix A.
-_UNAVAILABLE_SQLSTATES = ("08", "57P")
+# SQLSTATEs of a server that cannot serve now: class 08 connection exception, 57P operator intervention
+# (shutting down, starting up: "the database system is starting up"), 53300 too many connections.
+# PostgreSQL's documentation, appendix A.
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53300")
+# SQLite's own words for a file it cannot use now (sqlite3.OperationalError), not a statement it refused.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk I/O error")
 
 
 def unavailable(exc: BaseException) -> bool:
     """Whether `exc` says the database cannot be reached now (stopped, restarting, a connection it closed)
     rather than that it refused a statement: a condition a retry a moment later fixes.
 
-    Covers SQLAlchemy's wrapped errors (a connection it invalidated, OperationalError and InterfaceError:
-    SQLite's "database is locked" too) and what asyncpg raises on connect before SQLAlchemy wraps anything:
-    OSError (connection refused, reset) and a PostgresError of class 08 or 57P."""
+    True for: a connection SQLAlchemy invalidated and its InterfaceError ("connection is closed");
+    what asyncpg raises on connect before SQLAlchemy wraps anything (ConnectionError: refused, reset);
+    a PostgreSQL error of SQLSTATE class 08 or 57P, or too many connections; SQLite's "database is
+    locked" and "unable to open database file". False for everything else, a statement the database
+    refused included ("no such table" is a bug, not an outage)."""
     if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(exc, OperationalError | InterfaceError)
-    if isinstance(exc, OSError):
+        if exc.connection_invalidated or isinstance(exc, InterfaceError):
+            return True
+        return _unavailable_cause(exc.orig)
+    return _unavailable_cause(exc)
+
+
+def _unavailable_cause(error: BaseException | None) -> bool:
+    if isinstance(error, ConnectionError | socket.gaierror):
         return True
-    sqlstate = getattr(exc, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and str(error).startswith(_SQLITE_UNAVAILABLE)
 
 
 products = Table(

@@ -203,6 +203,13 @@ def checkout_request_hash(cart_id: str, email: str, promo_code: str | None) -> s
     return hashlib.sha256(f"{cart_id}\x1f{email.lower()}\x1f{promo_code or ''}".encode()).hexdigest()
 
 
+def _log_failed_refresh(task: asyncio.Task[CatalogSnapshot]) -> None:
+    """One line for a background catalog refresh that failed (the database down, say): the old snapshot
+    stays served, and reading the exception here keeps asyncio from logging a traceback for it."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("catalog refresh failed, the previous snapshot stays served: %s", type(exc).__name__)
+
+
 class Shop:
     def __init__(
         self,
@@ -277,6 +284,7 @@ class Shop:
             if age < self.catalog_cache_seconds + self.catalog_stale_seconds:
                 if self._background_refresh is None or self._background_refresh.done():
                     self._background_refresh = asyncio.create_task(self._refresh(snap))
+                    self._background_refresh.add_done_callback(_log_failed_refresh)
                 return snap
         return await self._refresh(snap)
 

@@ -19,6 +19,7 @@ import asyncio
 import enum
 import json
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -54,6 +55,10 @@ SETTLE_SECONDS = 10.0
 QUIET_BEFORE_SECONDS = 120.0
 
 
+class SupervisorError(subprocess.SubprocessError):
+    """supervisorctl reported an error: its words, and what it was asked."""
+
+
 class StackDatabase(enum.Enum):
     """The local stack's database (ansible/inventories/local: peakops_database)."""
 
@@ -77,17 +82,18 @@ class Rig:
         return list(self.urls["app_instances"]) + list(self.urls["app_backup_instances"])
 
     def supervisorctl(self, *args: str) -> str:
-        """Run supervisorctl on the stack's supervisord; its output. Raises subprocess.CalledProcessError
+        """Run supervisorctl on the stack's supervisord; its output. Raises SupervisorError
         when it reports an error (an "already started" program is not one: supervisord restarts what it
         runs), so a fault that did not happen is never reported as done."""
-        import subprocess
 
         config = self.stack_dir / "supervisor" / "supervisord.conf"
         command = ["/usr/bin/supervisorctl", "-c", str(config), *args]
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
         output = str(done.stdout) + str(done.stderr)
         if (done.returncode != 0 or "ERROR" in output) and "already started" not in output:
-            raise subprocess.CalledProcessError(done.returncode, command, output)
+            raise SupervisorError(
+                f"supervisorctl {' '.join(args)}: {output.strip()} (exit {done.returncode})"
+            )
         return output
 
     def set_faults(self, spec: dict[str, Any] | None) -> None:
@@ -225,8 +231,6 @@ class MissingComponent(RuntimeError):
 
 
 def _component_errors() -> tuple[type[BaseException], ...]:
-    import subprocess
-
     import httpx
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -343,14 +347,16 @@ def play(
     deadline = traffic_end + SETTLE_SECONDS
     if fault is not None:
         bounds = [fault.start_seconds + b.within_seconds for b in expect.fire]
-        if expect.resolve_within_seconds is not None and expect.fire:
+        if expect.resolve_within_seconds is not None and (expect.fire or expect.may_page):
             bounds.append(fault.start_seconds + fault.duration_seconds + expect.resolve_within_seconds)
         deadline = max([deadline, *(start + b for b in bounds)])
-    names = {b.alert for b in expect.fire}
+    required = {b.alert for b in expect.fire}
     alerts: list[AlertSeen] = []
     while True:
         alerts = alerts_from_inbox(rig.inbox(), start, time.time())
         seen = {a.name: a for a in alerts}
+        # A may_page alert that fired is held to the resolution bound too: wait for it as well.
+        names = required | {n for n in expect.may_page if n in seen and seen[n].fired_s is not None}
         done = all(
             n in seen
             and seen[n].fired_s is not None

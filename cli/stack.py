@@ -122,6 +122,8 @@ def stack_ports(variables: dict[str, Any]) -> list[tuple[str, int]]:
         value = variables.get(name)
         for port in value if isinstance(value, list) else [value] if value else []:
             found.append((name, int(port)))
+    if variables.get("peakops_database") == "postgresql":  # the stack's own PostgreSQL, when asked for
+        found.append(("database_port", int(variables["database_port"])))
     return found
 
 

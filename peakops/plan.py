@@ -279,8 +279,10 @@ class Rehearsal(_Strict):
                     f"{fault.start_seconds + fault.duration_seconds:g} s, after the traffic "
                     f"({self.traffic_seconds} s)"
                 )
-            if fault is None and scenario.expect.fire:
-                raise ValueError(f"scenarios[{index}] ({scenario.name}).expect.fire: no fault to fire on")
+            for field in ("fire", "may_page"):
+                if fault is None and getattr(scenario.expect, field):
+                    where = f"scenarios[{index}] ({scenario.name}).expect.{field}"
+                    raise ValueError(f"{where}: no fault to fire on")
             expect = scenario.expect
             listed = {
                 "fire": [bound.alert for bound in expect.fire],

@@ -106,7 +106,9 @@ def test_the_test_fleet_has_the_examples_groups_and_settings() -> None:
     assert groups["fleet"] == groups["example"]
 
 
-@pytest.mark.parametrize(("scale", "expected"), [("1", "1000ms"), ("5", "1000ms"), ("60", "250ms")])
+@pytest.mark.parametrize(
+    ("scale", "expected"), [("1", "1000ms"), ("5", "1000ms"), ("60", "250ms"), ("100000", "10ms")]
+)
 def test_the_local_stack_evaluates_productions_interval_compressed_by_the_time_scale(
     scale: str, expected: str
 ) -> None:

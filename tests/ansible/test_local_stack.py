@@ -95,13 +95,13 @@ def stack_env(directory: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def converged(directory: Path, converge_timeout_s: float = 300) -> Iterator[Stack]:
-    """The stack converged into `directory`, brought down at the end. The converge is inside the try: if
-    it fails or times out half-way, what it started comes down too (left running, it would hold the ports
-    the next stack test binds)."""
+def converged(directory: Path, *extra: str, converge_timeout_s: float = 300) -> Iterator[Stack]:
+    """The stack converged into `directory` (`peakops up EXTRA`), brought down at the end. The converge is
+    inside the try: if it fails or times out half-way, what it started comes down too (left running, it
+    would hold the ports the next stack test binds)."""
     env = stack_env(directory)
     try:
-        first = peakops(env, "up", timeout_s=converge_timeout_s)
+        first = peakops(env, "up", *extra, timeout_s=converge_timeout_s)
         assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
         yield Stack(directory, env, recap(first.stdout))
     finally:

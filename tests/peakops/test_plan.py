@@ -102,6 +102,10 @@ def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
             "rehearsal: scenarios[0] (healthy).expect.fire: no fault to fire on",
         ),
         (
+            lambda d: d["rehearsal"]["scenarios"][0].update(expect={"may_page": ["X"]}),
+            "rehearsal: scenarios[0] (healthy).expect.may_page: no fault to fire on",
+        ),
+        (
             lambda d: d["rehearsal"]["scenarios"][1]["expect"].update(
                 may_page=["CheckoutSuccessBudgetBurn", "LandingAvailabilityBudgetBurn"],
                 quiet=["LandingAvailabilityBudgetBurn"],
