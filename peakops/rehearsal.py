@@ -12,6 +12,7 @@ the report states next to each measured delay.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -186,17 +187,19 @@ def overall(results: list[ScenarioResult]) -> Verdict:
     return "invalid" if "invalid" in verdicts else "no-go" if "no-go" in verdicts else "go"
 
 
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
+
+
 def _epoch(stamp: str) -> float | None:
-    """Alertmanager's RFC 3339 time (nanoseconds, Z) -> epoch seconds; None when unparsable."""
+    """Alertmanager's RFC 3339 time -> epoch seconds; None when unparsable. Go writes nanoseconds and
+    drops a zero fraction altogether ("...:05Z"), which datetime would not read as such."""
     from datetime import datetime
 
-    head, _, rest = stamp.partition(".")
-    fraction, zone = rest, ""
-    for marker in ("Z", "+", "-"):
-        if marker in rest:
-            fraction, zone = rest.split(marker, 1)[0], marker + rest.split(marker, 1)[1]
-            break
-    text = f"{head}.{fraction[:6].ljust(6, '0')}{'+00:00' if zone in ('', 'Z') else zone}"
+    found = _RFC3339.match(stamp)
+    if found is None:
+        return None
+    seconds, fraction, zone = found.groups()
+    text = f"{seconds}.{(fraction or '')[:6].ljust(6, '0')}{'+00:00' if zone == 'Z' else zone}"
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -206,7 +209,9 @@ def _epoch(stamp: str) -> float | None:
 def alerts_from_inbox(records: list[dict[str, Any]], start: float, end: float) -> list[AlertSeen]:
     """The alerts that began during [start, end] (epoch s), from the inbox's records of Alertmanager's
     webhooks (/alerts/pager: a page, /alerts/chat: a ticket; the watchdog's heartbeat left out). An alert
-    still firing from before `start` is not this scenario's. Times are relative to `start`."""
+    still firing from before `start` is not this scenario's. Times are relative to `start`: each alert's
+    first firing, and its last resolution (None when it fired again after it: a flapping alert is
+    resolved when it stops flapping)."""
     seen: dict[str, AlertSeen] = {}
     for record in sorted(records, key=lambda r: float(r.get("received_at", 0))):
         path, body = str(record.get("path", "")), record.get("body")
@@ -223,8 +228,10 @@ def alerts_from_inbox(records: list[dict[str, Any]], start: float, end: float) -
                 continue
             entry = seen.setdefault(name, AlertSeen(name, page=False, labels=labels))
             entry.page = entry.page or path == "/alerts/pager"
-            if alert.get("status") == "firing" and entry.fired_s is None:
-                entry.fired_s = round(at - start, 2)
-            if alert.get("status") == "resolved" and entry.resolved_s is None:
+            if alert.get("status") == "firing":
+                if entry.fired_s is None:
+                    entry.fired_s = round(at - start, 2)
+                entry.resolved_s = None  # firing again (a flap): not resolved until it resolves again
+            if alert.get("status") == "resolved":
                 entry.resolved_s = round(at - start, 2)
     return sorted(seen.values(), key=lambda a: (a.fired_s is None, a.fired_s or 0.0, a.name))
