@@ -210,8 +210,8 @@ def alerts_from_inbox(records: list[dict[str, Any]], start: float, end: float) -
     """The alerts that began during [start, end] (epoch s), from the inbox's records of Alertmanager's
     webhooks (/alerts/pager: a page, /alerts/chat: a ticket; the watchdog's heartbeat left out). An alert
     still firing from before `start` is not this scenario's. Times are relative to `start`: each alert's
-    first firing, and its last resolution (None when it fired again after it: a flapping alert is
-    resolved when it stops flapping)."""
+    first firing and first resolution (a page that flaps after it, as the burn-rate pages do with sparse
+    traffic after a fault, is not followed further: README, the rehearsal's findings)."""
     seen: dict[str, AlertSeen] = {}
     for record in sorted(records, key=lambda r: float(r.get("received_at", 0))):
         path, body = str(record.get("path", "")), record.get("body")
@@ -228,10 +228,8 @@ def alerts_from_inbox(records: list[dict[str, Any]], start: float, end: float) -
                 continue
             entry = seen.setdefault(name, AlertSeen(name, page=False, labels=labels))
             entry.page = entry.page or path == "/alerts/pager"
-            if alert.get("status") == "firing":
-                if entry.fired_s is None:
-                    entry.fired_s = round(at - start, 2)
-                entry.resolved_s = None  # firing again (a flap): not resolved until it resolves again
-            if alert.get("status") == "resolved":
+            if alert.get("status") == "firing" and entry.fired_s is None:
+                entry.fired_s = round(at - start, 2)
+            if alert.get("status") == "resolved" and entry.resolved_s is None:
                 entry.resolved_s = round(at - start, 2)
     return sorted(seen.values(), key=lambda a: (a.fired_s is None, a.fired_s or 0.0, a.name))
