@@ -85,12 +85,17 @@ def test_serving_the_app_loads_the_app_alone(tmp_path: Path) -> None:
         "PEAKOPS_ADMIN_TOKEN": "architecture-test-token",
     }
     command = [sys.executable, "-X", "importtime", "-m", TOP, "app", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    # stderr to a file, not a pipe: unread, the importtime log filled the pipe's 64 KiB and the server
+    # blocked on its next import before it could listen.
+    log = tmp_path / "importtime.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, env=env, stderr=sink, stdout=subprocess.DEVNULL, text=True)
     try:
         wait_http_ok(f"http://127.0.0.1:{port}/readyz", 30, process)
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=40)
+        process.wait(timeout=40)
+    stderr = log.read_text()
     # importtime lines: "import time: self [us] | cumulative | imported package", the name indented.
     modules = {
         line.rsplit("|", 1)[1].strip()
