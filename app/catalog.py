@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from peakops.catalog import SKU_PATTERN, Influencer, Product, duplicates
-from peakops.validation import format_errors
+from peakops.validation import InputError, format_errors, parse_yaml, read_text
 
 __all__ = ["SKU_PATTERN", "CatalogError", "CatalogSeed", "load_catalog", "parse_catalog"]
 
@@ -32,9 +31,9 @@ class CatalogSeed(BaseModel):
 
 def parse_catalog(text: str, source: str) -> CatalogSeed:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"{source}: not valid YAML: {exc}") from exc
+        data = parse_yaml(text, source)
+    except InputError as exc:
+        raise CatalogError(str(exc)) from None
     if not isinstance(data, dict):
         raise CatalogError(f"{source}: expected a mapping with 'products' and 'influencers'")
     try:
@@ -49,7 +48,7 @@ def parse_catalog(text: str, source: str) -> CatalogSeed:
 
 def load_catalog(path: Path) -> CatalogSeed:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read catalog seed: {exc.strerror}") from exc
+        text = read_text(path, "catalog seed")
+    except InputError as exc:
+        raise CatalogError(str(exc)) from None
     return parse_catalog(text, str(path))

@@ -22,7 +22,8 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: pydantic takes `.inf` for a float by default, and `gt=0` lets it through.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Product(_Strict):

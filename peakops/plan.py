@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from itertools import combinations, pairwise
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from peakops import catalog
 from peakops.catalog import SKU_PATTERN, Product, duplicates, seed_fields
-from peakops.validation import format_errors
+from peakops.validation import InputError, format_errors, parse_yaml, read_text
 
 __all__ = ["CampaignPlan", "Decay", "Influencer", "PlanError", "Product", "load_plan", "parse_plan"]
 
@@ -31,8 +31,20 @@ class PlanError(ValueError):
     """The plan is unreadable or invalid; the message names the file and the field."""
 
 
+# Bounds past any campaign's, so a typo or an overflow is refused rather than played: more followers
+# than people, more arrivals per second than any shop (and any float's range).
+MAX_FOLLOWERS = 10**10
+MAX_ARRIVALS = 1e6
+# Time compression (`--time-scale`): an hour in a second at most; a 5-minute window is 83 ms by then,
+# shorter than any scrape interval.
+MAX_TIME_SCALE = 3600.0
+# An alert's or a load-test bar's name; bounded so an error that quotes it stays readable.
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: pydantic takes `.inf` for a float by default, and `gt=0` lets it through.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Window(_Strict):
@@ -81,7 +93,7 @@ class Influencer(catalog.Influencer):
     the audience, the post and how its clicks rise and fade."""
 
     platform: Literal["instagram", "tiktok", "youtube", "x", "twitch", "newsletter", "other"]
-    followers: int = Field(gt=0)
+    followers: int = Field(gt=0, le=MAX_FOLLOWERS)
     reach: float = Field(gt=0, le=1, description="share of followers who see the post")
     click_through: float = Field(gt=0, le=1, description="share of those who click the link")
     post_time: datetime
@@ -121,7 +133,7 @@ class ThinkTime(_Strict):
 
 
 class Baseline(_Strict):
-    visitors_per_second: float = Field(ge=0)
+    visitors_per_second: float = Field(ge=0, le=MAX_ARRIVALS)
     returning_share: float = Field(default=0.2, ge=0, le=1, description="of baseline: returning customers")
 
 
@@ -199,17 +211,24 @@ class Fault(_Strict):
     latency_ms: int = Field(default=0, ge=0, le=60_000, description="payment_slow, origin_slow: added ms")
 
     @model_validator(mode="after")
-    def _latency_where_needed(self) -> Fault:
-        if self.kind in ("payment_slow", "origin_slow") and self.latency_ms == 0:
+    def _settings_of_its_kind(self) -> Fault:
+        slows = ("payment_slow", "origin_slow")
+        if self.kind in slows and self.latency_ms == 0:
             raise ValueError(f"latency_ms: {self.kind} needs latency_ms > 0")
+        # A setting the fault does not read would be silently ignored: refuse it (its default, which a
+        # dumped plan spells out, is no setting).
+        if self.kind not in slows and self.latency_ms != 0:
+            raise ValueError(f"latency_ms: only {' and '.join(slows)} add latency, not {self.kind}")
+        if self.kind != "payment_failure" and self.ratio != 1.0:
+            raise ValueError(f"ratio: only payment_failure fails a share of payments, not {self.kind}")
         return self
 
 
 class AlertBound(_Strict):
     """An alert that must reach the inbox (firing) within `within_seconds` of the fault's start."""
 
-    alert: str = Field(min_length=1)
-    within_seconds: float = Field(gt=0)
+    alert: Name
+    within_seconds: float = Field(gt=0, le=3600)
 
 
 class Expectations(_Strict):
@@ -221,12 +240,28 @@ class Expectations(_Strict):
     checkout SLO's bar)."""
 
     fire: list[AlertBound] = Field(default_factory=list)
-    may_page: list[str] = Field(default_factory=list)
-    quiet: list[str] = Field(default_factory=list)
-    may_burn: list[str] = Field(default_factory=list)
+    may_page: list[Name] = Field(default_factory=list)
+    quiet: list[Name] = Field(default_factory=list)
+    may_burn: list[Name] = Field(default_factory=list)
     resolve_within_seconds: float | None = Field(
-        default=None, gt=0, description="the fired alerts resolve within this long after the fault ends"
+        default=None,
+        gt=0,
+        le=3600,
+        description="the fired alerts resolve within this long after the fault ends",
     )
+
+    @model_validator(mode="after")
+    def _each_once(self) -> Expectations:
+        for field, names in (
+            ("fire", [bound.alert for bound in self.fire]),
+            ("may_page", self.may_page),
+            ("quiet", self.quiet),
+            ("may_burn", self.may_burn),
+        ):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{field}: each name once; repeated: {repeated}")
+        return self
 
 
 class Scenario(_Strict):
@@ -241,7 +276,9 @@ class Capacity(_Strict):
     in increasing order; the knee is the last step within the bars of `journey`'s thresholds (p95, error
     ratio). `headroom` is the share of each instance kept free when sizing replicas (0.3: run at 70%)."""
 
-    steps: list[float] = Field(default_factory=lambda: [5.0, 10.0, 20.0, 40.0], min_length=1)
+    steps: list[Annotated[float, Field(gt=0, le=MAX_ARRIVALS)]] = Field(
+        default_factory=lambda: [5.0, 10.0, 20.0, 40.0], min_length=1
+    )
     step_seconds: int = Field(default=15, ge=5, le=600)
     headroom: float = Field(default=0.3, ge=0, lt=1)
     journey: str = "influencer"
@@ -261,7 +298,7 @@ class Rehearsal(_Strict):
     at `peak_arrivals` visitors in its busiest second) with its fault on the timeline."""
 
     traffic_seconds: int = Field(default=60, ge=10, le=3600)
-    peak_arrivals: float = Field(default=40, gt=0)
+    peak_arrivals: float = Field(default=40, gt=0, le=MAX_ARRIVALS)
     scenarios: list[Scenario] = Field(min_length=1)
     capacity: Capacity | None = None
 
@@ -279,10 +316,12 @@ class Rehearsal(_Strict):
                     f"{fault.start_seconds + fault.duration_seconds:g} s, after the traffic "
                     f"({self.traffic_seconds} s)"
                 )
-            for field in ("fire", "may_page"):
-                if fault is None and getattr(scenario.expect, field):
+            for field in ("fire", "may_page", "resolve_within_seconds"):
+                if fault is None and getattr(scenario.expect, field) not in ([], None):
                     where = f"scenarios[{index}] ({scenario.name}).expect.{field}"
-                    raise ValueError(f"{where}: no fault to fire on")
+                    raise ValueError(
+                        f"{where}: no fault to " + ("resolve after" if field.startswith("r") else "fire on")
+                    )
             expect = scenario.expect
             listed = {
                 "fire": [bound.alert for bound in expect.fire],
@@ -363,9 +402,9 @@ class CampaignPlan(_Strict):
 
 def parse_plan(text: str, source: str) -> CampaignPlan:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PlanError(f"{source}: not valid YAML: {exc}") from exc
+        data = parse_yaml(text, source)
+    except InputError as exc:
+        raise PlanError(str(exc)) from None
     if not isinstance(data, dict):
         raise PlanError(f"{source}: expected a mapping (name, window, baseline, influencers, ...)")
     try:
@@ -376,7 +415,7 @@ def parse_plan(text: str, source: str) -> CampaignPlan:
 
 def load_plan(path: Path) -> CampaignPlan:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read campaign plan: {exc.strerror}") from exc
+        text = read_text(path, "campaign plan")
+    except InputError as exc:
+        raise PlanError(str(exc)) from None
     return parse_plan(text, str(path))

@@ -39,7 +39,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -52,7 +51,7 @@ from pydantic import (
 )
 
 from peakops.paths import DEFAULT_PLAN, relative
-from peakops.validation import format_errors
+from peakops.validation import InputError, format_errors, parse_yaml_documents, read_text
 
 WINDOW_PLACEHOLDER = "{{.window}}"
 # Sloth's own patterns (pkg/common/conventions): the window variable with or without spaces, and names.
@@ -127,7 +126,8 @@ Labels = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: pydantic takes `.inf` for a float by default, and `gt=0` lets it through.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _window_query(value: str) -> str:
@@ -298,7 +298,7 @@ RULE_INTERVALS = "sloth.dev/contrib/rule_intervals/v1"
 
 
 class PluginRef(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     id: str = Field(min_length=1)
     priority: int = 0
@@ -308,7 +308,7 @@ class PluginRef(BaseModel):
 class PluginChain(BaseModel):
     """Sloth's ``slo_plugins`` (spec) and ``plugins`` (SLO): a chain of built-in plugins by id."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     override_previous: bool = Field(default=False, alias="overridePrevious")
     chain: list[PluginRef] = Field(default_factory=list)
@@ -553,9 +553,9 @@ def parse_documents(text: str, source: str) -> list[tuple[str, SLOSpec]]:
     """Each document's spec, with the form it was written in: ``prometheus/v1`` or ``sloth.slok.dev/v1``
     (the Kubernetes form; Sloth's info metric says which)."""
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{source}: not valid YAML: {exc}") from exc
+        documents = [d for d in parse_yaml_documents(text, source) if d is not None]
+    except InputError as exc:
+        raise SpecError(str(exc)) from None
     if not documents:
         raise SpecError(f"{source}: empty: expected a spec (version, service, slos)")
     specs: list[tuple[str, SLOSpec]] = []
@@ -599,9 +599,9 @@ def load_specs(directory: Path) -> list[SpecSource]:
     problems: list[str] = []
     for path in files:
         try:
-            specs = parse_documents(path.read_text(encoding="utf-8"), str(path))
-        except OSError as exc:
-            problems.append(f"{path}: cannot read SLO spec: {exc.strerror}")
+            specs = parse_documents(read_text(path, "SLO spec"), str(path))
+        except InputError as exc:
+            problems.append(str(exc))
             continue
         except SpecError as exc:
             problems.append(str(exc))

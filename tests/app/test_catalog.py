@@ -58,6 +58,8 @@ def test_promo_codes_are_normalised_and_prices_become_cents() -> None:
         ("products: [", "bad.yaml: not valid YAML"),
         ("- just a list", "bad.yaml: expected a mapping"),
         ("products: []", "bad.yaml: products: List should have at least 1 item"),
+        (GOOD + "products: []\n", "bad.yaml: not valid YAML: while constructing a mapping"),
+        ("products: " + "[" * 3000 + "]" * 3000, "bad.yaml: not valid YAML: nested too deeply"),
     ],
 )
 def test_malformed_seed_names_file_entry_and_field(text: str, expected: str) -> None:
@@ -66,9 +68,13 @@ def test_malformed_seed_names_file_entry_and_field(text: str, expected: str) -> 
     assert expected in str(error.value)
 
 
-def test_missing_file_is_named(tmp_path: Path) -> None:
+def test_missing_or_undecodable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"nowhere\.yaml: cannot read catalog seed"):
         load_catalog(tmp_path / "nowhere.yaml")
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"# caf\xe9\n" + GOOD.encode())
+    with pytest.raises(CatalogError, match=r"latin1\.yaml: not UTF-8 text: byte 0xe9 at offset 5$"):
+        load_catalog(latin1)
 
 
 def test_bad_seed_stops_startup_with_exit_2_and_the_problem(tmp_path: Path) -> None:

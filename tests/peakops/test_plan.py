@@ -129,6 +129,67 @@ def test_demo_plan_loads_with_local_times_in_the_window_zone() -> None:
             lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"][0].update(within_seconds=-1),
             "rehearsal.scenarios[1].expect.fire[0].within_seconds: Input should be greater than 0",
         ),
+        # Infinities and overflows (found by hostile plans: they passed and the stack started).
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"][0].update(within_seconds=float("inf")),
+            "rehearsal.scenarios[1].expect.fire[0].within_seconds: Input should be a finite number",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"].update(resolve_within_seconds=1e300),
+            "rehearsal.scenarios[1].expect.resolve_within_seconds: Input should be less than or equal to "
+            "3600",
+        ),
+        (
+            lambda d: d["rehearsal"].update(peak_arrivals=float("inf")),
+            "rehearsal.peak_arrivals: Input should be a finite number",
+        ),
+        (
+            lambda d: d["rehearsal"].update(peak_arrivals=1e308),
+            "rehearsal.peak_arrivals: Input should be less than or equal to 1000000",
+        ),
+        (
+            lambda d: d["baseline"].update(visitors_per_second=float("inf")),
+            "baseline.visitors_per_second: Input should be a finite number",
+        ),
+        (
+            lambda d: d["influencers"][0].update(followers=10**400),
+            "influencers[0] (slug 'lena-glow'): followers: Input should be less than or equal to 10000000000",
+        ),
+        (
+            lambda d: d["influencers"][0]["decay"].update(half_life_seconds=float("nan")),
+            "influencers[0] (slug 'lena-glow'): decay.half_life_seconds: Input should be a finite number",
+        ),
+        (
+            lambda d: d["rehearsal"]["capacity"].update(steps=[1, float("inf")]),
+            "rehearsal.capacity.steps[1]: Input should be a finite number",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"].append(
+                {"alert": "CheckoutSuccessBudgetBurn", "within_seconds": 60}
+            ),
+            "rehearsal.scenarios[1].expect: fire: each name once; repeated: ['CheckoutSuccessBudgetBurn']",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["expect"].update(
+                fire=[{"alert": "A" * 201, "within_seconds": 5}]
+            ),
+            "rehearsal.scenarios[1].expect.fire[0].alert: String should have at most 200 characters",
+        ),
+        # Settings nothing would read, refused rather than ignored.
+        (
+            lambda d: d["rehearsal"]["scenarios"][0].update(expect={"resolve_within_seconds": 30}),
+            "rehearsal: scenarios[0] (healthy).expect.resolve_within_seconds: no fault to resolve after",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][1]["fault"].update(latency_ms=300),
+            "rehearsal.scenarios[1].fault: latency_ms: only payment_slow and origin_slow add latency, not "
+            "payment_failure",
+        ),
+        (
+            lambda d: d["rehearsal"]["scenarios"][2]["fault"].update(ratio=0.5),
+            "rehearsal.scenarios[2].fault: ratio: only payment_failure fails a share of payments, not "
+            "database_restart",
+        ),
     ],
 )
 def test_malformed_plan_names_the_field(mutate: object, expected: str) -> None:
@@ -144,6 +205,21 @@ def test_unreadable_and_non_mapping_plans(tmp_path: Path) -> None:
         parse_plan("- a list", "x.yaml")
     with pytest.raises(PlanError, match="not valid YAML"):
         parse_plan("name: [", "x.yaml")
+
+
+def test_undecodable_deep_and_doubled_plans_are_refused_with_their_place(tmp_path: Path) -> None:
+    """Found by hostile plans: these were tracebacks, or (a key given twice) silently the last one."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"# caf\xe9\n" + DEMO.read_bytes())
+    with pytest.raises(PlanError, match=r"latin1\.yaml: not UTF-8 text: byte 0xe9 at offset 5$"):
+        load_plan(latin1)
+    with pytest.raises(PlanError, match=r"x\.yaml: not valid YAML: nested too deeply"):
+        parse_plan("name: x\nrehearsal: " + "[" * 5000 + "]" * 5000 + "\n", "x.yaml")
+    doubled = DEMO.read_text() + "rehearsal:\n  scenarios: [{name: other}]\n"
+    with pytest.raises(PlanError) as caught:
+        parse_plan(doubled, "x.yaml")
+    assert "x.yaml: not valid YAML: while constructing a mapping" in str(caught.value)
+    assert "found duplicate key 'rehearsal'" in str(caught.value)
 
 
 def test_offsets_and_local_times_mean_the_same_moment() -> None:

@@ -13,7 +13,7 @@ from cli.main import app
 from monitors.generate import contexts
 from peakops.context import resolve
 from peakops.paths import SPECS_DIR
-from peakops.slo import SpecError, parse_spec
+from peakops.slo import SpecError, load_specs, parse_spec
 
 SHOP = SPECS_DIR / "shop.yaml"
 
@@ -460,6 +460,15 @@ def test_info_labels_and_rule_intervals_plugins(tmp_path: Path) -> None:
         ("[1, 2]\n", "expected a mapping"),
         ("version: prometheus/v1\nservice: a\nslos: [}\n", "not valid YAML"),
         ("", "empty: expected a spec"),
+        # Found by hostile input: a key given twice was silently the last; deep nesting a traceback.
+        ("version: prometheus/v1\nservice: a\nservice: b\n", "found duplicate key 'service'"),
+        ("slos: " + "[" * 3000 + "]" * 3000 + "\n", "not valid YAML: nested too deeply"),
+        (
+            "version: prometheus/v1\nservice: a\nslos: [{name: x, objective: .nan, sli: {raw: "
+            "{error_ratio_query: 'x[{{.window}}]'}}, alerting: {page_alert: {disable: true}, "
+            "ticket_alert: {disable: true}}}]\n",
+            "objective: Input should be a finite number",
+        ),
     ],
 )
 def test_unreadable_documents_name_the_problem(text: str, expected: str) -> None:
@@ -467,3 +476,10 @@ def test_unreadable_documents_name_the_problem(text: str, expected: str) -> None
         parse_spec(text, "x.yml")
     assert str(caught.value).startswith("x.yml: ")
     assert expected in str(caught.value)
+
+
+def test_an_undecodable_spec_file_is_named_with_the_others_errors(tmp_path: Path) -> None:
+    specs = write_spec(tmp_path, shop_data())
+    (specs / "latin1.yaml").write_bytes(b"service: caf\xe9\n")
+    with pytest.raises(SpecError, match=r"latin1\.yaml: not UTF-8 text: byte 0xe9 at offset 12$"):
+        load_specs(specs)
