@@ -25,6 +25,7 @@ from rich.table import Table
 from cli.campaign import PlanOption, SpecsOption, campaign
 from peakops.context import CampaignContext
 from peakops.paths import LOCUSTFILE, REPO_ROOT
+from peakops.plan import MAX_ARRIVALS, MAX_TIME_SCALE
 
 SHAPE_NAMES = ("spike", "waves", "flash-sale", "soak")
 # Locust's own time spans (`-t 20s`, `1m30s`, `2h`, or plain seconds), as locust.util.timespan reads them;
@@ -207,9 +208,15 @@ def loadtest(
         Path | None, typer.Option(help="Directory for summary, CSV and HTML report.")
     ] = None,
     processes: Annotated[int, typer.Option(help="Locust worker processes (0: one process).", min=0)] = 0,
-    peak_arrivals: Annotated[float | None, typer.Option(help="Arrivals in the busiest second.")] = None,
-    time_scale: Annotated[float, typer.Option(help="Plan seconds per test second.")] = 60.0,
-    baseline_arrivals: Annotated[float, typer.Option(help="Baseline arrivals/s of a canned shape.")] = 2.0,
+    peak_arrivals: Annotated[
+        float | None, typer.Option(help="Arrivals in the busiest second.", min=0.01, max=MAX_ARRIVALS)
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="Plan seconds per test second.", min=0.01, max=MAX_TIME_SCALE)
+    ] = 60.0,
+    baseline_arrivals: Annotated[
+        float, typer.Option(help="Baseline arrivals/s of a canned shape.", min=0, max=MAX_ARRIVALS)
+    ] = 2.0,
 ) -> None:
     """Simulate influencer traffic from a campaign plan and judge it against the thresholds."""
     console = Console()

@@ -38,8 +38,21 @@ def render_ansible_vars(plan: CampaignPlan, source: Path) -> str:
 
 @plan_commands.command("check")
 def check(path: Annotated[Path, typer.Argument(help="Campaign plan YAML.")]) -> None:
-    """Validate a plan; errors name the file and the field."""
+    """Validate a plan, and its rehearsal against the generated rules and the plan's bars, as `peakops
+    rehearse` would; errors name the file and the field."""
     plan = _load(path)
+    if plan.rehearsal is not None:
+        from cli.campaign import campaign
+        from cli.rehearse import unknown_alerts, unknown_bars
+
+        context = campaign(path)
+        problems = unknown_alerts(context, plan.rehearsal.scenarios)
+        problems += unknown_bars(context, plan.rehearsal.scenarios)
+        if problems:
+            typer.echo("error: invalid campaign plan", err=True)
+            for problem in problems:
+                typer.echo(f"{path}: {problem}", err=True)
+            raise typer.Exit(2)
     visitors = sum(i.expected_visitors for i in plan.influencers)
     typer.echo(f"{path}: {len(plan.influencers)} influencers, {visitors:,.0f} expected visitors: ok")
 

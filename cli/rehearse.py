@@ -19,6 +19,7 @@ import asyncio
 import enum
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -36,7 +37,7 @@ from cli.loadtest import locust_command, run_loadtest
 from peakops.context import CampaignContext
 from peakops.metrics import HTTP_REQUESTS, ORDERS
 from peakops.paths import ANSIBLE_DIR, REPO_ROOT, relative
-from peakops.plan import Fault, Scenario
+from peakops.plan import MAX_TIME_SCALE, Fault, Scenario
 from peakops.rehearsal import (
     EXIT_CODES,
     Accounting,
@@ -507,25 +508,52 @@ def measure_capacity(rig: Rig, context: CampaignContext, directory: Path, consol
     return result
 
 
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")  # what `pulumi stack init` accepts for a name
+
+
+def stack_file(stack_name: str, root: Path = REPO_ROOT) -> tuple[Path, str]:
+    """`root`/Pulumi.<stack>.yaml and its text, checked as the Pulumi program reads it (infra/config.py),
+    before the rehearsal starts. Raises typer.Exit(2) naming the problem: a stack name that is no name,
+    a missing, unreadable, non-UTF-8 or invalid YAML file, or a config the program refuses."""
+    from infra.config import ConfigError, from_stack_file
+    from peakops.validation import InputError, parse_yaml, read_text
+
+    if not STACK_NAME.match(stack_name) or stack_name in (".", ".."):
+        typer.echo(
+            f"error: --write-config {stack_name!r}: not a stack name (letters, digits, _ . -)", err=True
+        )
+        raise typer.Exit(2)
+    path = root / f"Pulumi.{stack_name}.yaml"
+    if not path.is_file():
+        typer.echo(f"error: --write-config {stack_name}: {relative(path)} does not exist", err=True)
+        raise typer.Exit(2)
+    try:
+        text = read_text(path, "stack file")
+        data = parse_yaml(text, relative(path))
+        if not isinstance(data, dict):
+            raise InputError(f"{relative(path)}: expected a mapping (config: ...)")
+        from_stack_file(data, stack_name, {"adminToken": "unchanged", "databaseUrl": "unchanged"})
+    except (InputError, ConfigError) as exc:
+        typer.echo(f"error: --write-config {stack_name}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return path, text
+
+
 def write_stack_config(
     stack_name: str, values: dict[str, int], console: Console, root: Path = REPO_ROOT
 ) -> None:
     """Set `values` in `root`/Pulumi.<stack>.yaml (other lines and comments kept), after showing the diff
     and checking the result as the Pulumi program would (infra/config.py). Raises typer.Exit(2) on a
-    stack file that is missing or a result the program would refuse; the file is then untouched."""
+    stack file that is missing or invalid (`stack_file`) or a result the program would refuse; the file
+    is then untouched."""
     import difflib
-    import re
 
     import yaml
 
     from infra.config import ConfigError, from_stack_file
     from peakops.generated import write_atomically
 
-    path = root / f"Pulumi.{stack_name}.yaml"
-    if not path.exists():
-        typer.echo(f"error: --write-config {stack_name}: {relative(path)} does not exist", err=True)
-        raise typer.Exit(2)
-    before = path.read_text()
+    path, before = stack_file(stack_name, root)
     after = before
     for key, value in values.items():
         pattern = re.compile(rf"^(\s*){re.escape(key)}:.*$", re.MULTILINE)
@@ -575,7 +603,10 @@ def rehearse(
         list[str] | None, typer.Option(help="Play only these scenarios (repeatable); default: all.")
     ] = None,
     time_scale: Annotated[
-        float, typer.Option(help="Compress the SLO rules' windows and `for:` by this factor.", min=1)
+        float,
+        typer.Option(
+            help="Compress the SLO rules' windows and `for:` by this factor.", min=1, max=MAX_TIME_SCALE
+        ),
     ] = 60,
     report: Annotated[Path | None, typer.Option(help="Write the report here.")] = None,
     keep: Annotated[bool, typer.Option(help="Leave the stack running afterwards.")] = False,
@@ -617,11 +648,8 @@ def rehearse(
             f"error: --write-config needs the capacity step load (rehearsal.capacity in {source})", err=True
         )
         raise typer.Exit(2)
-    if write_config is not None and not (REPO_ROOT / f"Pulumi.{write_config}.yaml").exists():
-        typer.echo(
-            f"error: --write-config {write_config}: Pulumi.{write_config}.yaml does not exist", err=True
-        )
-        raise typer.Exit(2)
+    if write_config is not None:
+        stack_file(write_config)
     restarts_database = any(s.fault is not None and s.fault.kind == "database_restart" for s in chosen)
     engine = database.value if database else ("postgresql" if restarts_database else "sqlite")
     problems = unknown_alerts(context, chosen) + unsupported(context, chosen, engine)
@@ -822,7 +850,6 @@ def unsupported(context: CampaignContext, scenarios: list[Scenario], database: s
     place."""
     plan = context.plan
     assert plan.rehearsal is not None
-    bars = {*plan.thresholds.journeys, "checkout"}
     problems = []
     for scenario in scenarios:
         index = plan.rehearsal.scenarios.index(scenario)
@@ -831,6 +858,19 @@ def unsupported(context: CampaignContext, scenarios: list[Scenario], database: s
             problems.append(
                 f"{where}.fault.kind: database_restart needs a database server, not --database sqlite"
             )
+    return problems + unknown_bars(context, scenarios)
+
+
+def unknown_bars(context: CampaignContext, scenarios: list[Scenario]) -> list[str]:
+    """`may_burn` names that are no load-test bar (a journey of the plan's thresholds, or `checkout`),
+    each with its place."""
+    plan = context.plan
+    assert plan.rehearsal is not None
+    bars = {*plan.thresholds.journeys, "checkout"}
+    problems = []
+    for scenario in scenarios:
+        index = plan.rehearsal.scenarios.index(scenario)
+        where = f"rehearsal.scenarios[{index}] ({scenario.name})"
         for j, name in enumerate(scenario.expect.may_burn):
             if name not in bars:
                 problems.append(

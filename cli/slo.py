@@ -11,6 +11,7 @@ from rich.table import Table
 
 from cli.campaign import PlanOption, SpecsOption, campaign
 from peakops.paths import GENERATED_DIR
+from peakops.plan import MAX_TIME_SCALE
 from peakops.slo import SpecError
 
 slo_commands = typer.Typer(
@@ -69,7 +70,11 @@ def generate(
     specs: SpecsOption = None,
     time_scale: Annotated[
         float,
-        typer.Option(min=1, help="Divide windows and `for:` by this (rehearsals only; fixtures need 1)."),
+        typer.Option(
+            min=1,
+            max=MAX_TIME_SCALE,
+            help="Divide windows and `for:` by this (rehearsals only; fixtures need 1).",
+        ),
     ] = 1.0,
     webhook_url: Annotated[
         str | None, typer.Option(help="Base URL of the webhook receivers [default: the local inbox].")

@@ -28,3 +28,23 @@ def test_a_bad_duration_exits_2_naming_the_option() -> None:
     assert result.exit_code == 2
     assert "--duration" in result.output
     assert "20x" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--time-scale", "inf"),
+        ("--time-scale", "0"),
+        ("--time-scale", "nan"),
+        ("--peak-arrivals", "-1"),
+        ("--peak-arrivals", "1e308"),
+        ("--baseline-arrivals", "inf"),
+    ],
+)
+def test_a_rate_or_scale_out_of_range_exits_2_naming_the_option(option: str, value: str) -> None:
+    """Found by hostile input: unbounded, these reached Locust (and the rules' compression)."""
+    result = CliRunner().invoke(
+        app, ["loadtest", "--host", "http://127.0.0.1:9", "--plan", "campaigns/demo.yaml", option, value]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output

@@ -161,6 +161,9 @@ def test_the_html_report_renders_every_plot_without_console_errors(
     ("change", "args", "expected"),
     [
         (None, ("--scenario", "nope"), "no scenario nope (known: healthy, payment-outage, database-restart)"),
+        # Found by hostile input: an infinite compression and a stack name that is a path started the stack.
+        (None, ("--time-scale", "inf"), "Invalid value for '--time-scale'"),
+        (None, ("--write-config", "../dev"), "--write-config '../dev': not a stack name"),
         (
             lambda d: d["rehearsal"]["scenarios"][1]["expect"]["fire"][0].update(alert="CheckoutSucess"),
             (),
@@ -240,3 +243,29 @@ def test_write_config_refuses_what_the_program_would_refuse(tmp_path: Path) -> N
     assert (tmp_path / "Pulumi.dev.yaml").read_text() == original
     with pytest.raises(typer.Exit):
         write_stack_config("nope", {"peakops:appReplicasMin": 1}, Console(), root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"config:\n  peakops:appReplicasMin: 2\n  peakops:appReplicasMin: 3\n", "found duplicate key"),
+        (b"config: {peakops:colour: red}\n", "peakops:colour: unknown key"),
+        (b"# caf\xe9\n", "not UTF-8 text: byte 0xe9 at offset 5"),
+        (b"- a list\n", "Pulumi.dev.yaml: expected a mapping (config: ...)"),
+    ],
+)
+def test_a_bad_stack_file_is_refused_before_the_rehearsal_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    import typer
+
+    from cli.rehearse import stack_file
+
+    (tmp_path / "Pulumi.dev.yaml").write_bytes(content)
+    with pytest.raises(typer.Exit) as exited:
+        stack_file("dev", root=tmp_path)
+    assert exited.value.exit_code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --write-config dev: "), err
+    assert expected in err, err
+    assert (tmp_path / "Pulumi.dev.yaml").read_bytes() == content
