@@ -52,8 +52,11 @@ from peakops.rehearsal import (
 
 # After the traffic, how long a scenario without expected alerts still listens for a page.
 SETTLE_SECONDS = 10.0
-# Before the next scenario: the previous one's alerts must have resolved (or this long has passed).
+# Before the next scenario: the previous one's pages must have stayed resolved for QUIET_HELD_SECONDS
+# (or QUIET_BEFORE_SECONDS passed). Held, because a page flaps after a fault while only sparse synthetic
+# probes feed its minimum-events gate (README): the first quiet moment let a flap land in the next scenario.
 QUIET_BEFORE_SECONDS = 120.0
+QUIET_HELD_SECONDS = 20.0
 
 
 class SupervisorError(subprocess.SubprocessError):
@@ -298,8 +301,10 @@ def play(
     directory: Path,
     database_url: str,
     console: Console,
+    carried_over: frozenset[str] = frozenset(),
 ) -> tuple[ScenarioResult, dict[str, Any]]:
-    """One scenario: traffic, its fault on the timeline, the wait for its alerts; judged."""
+    """One scenario: traffic, its fault on the timeline, the wait for its alerts; judged. `carried_over`:
+    the pages the previous scenario sent or left firing (peakops.rehearsal.Observed)."""
     plan = context.plan
     stock = {p.sku: p.stock for p in plan.products}
     before, oversold_before, twice_before = database_books(database_url, stock)
@@ -373,7 +378,7 @@ def play(
     acknowledged = int(summary.get("checkout", {}).get("order", 0))
     # This scenario's: what the database gained since its start (an earlier scenario's fault is its own).
     books = Accounting(acknowledged, after - before, oversold - oversold_before, twice - twice_before)
-    observed = Observed(summary, alerts, books, window, time_scale)
+    observed = Observed(summary, alerts, books, window, time_scale, carried_over)
     result = judge(scenario, observed)
     if not summary:
         result.lines.insert(0, Line(False, "invalid", "the load test wrote no summary"))
@@ -586,15 +591,23 @@ def _sleep_until(moment: float) -> None:
         time.sleep(delay)
 
 
-def wait_quiet(rig: Rig, console: Console) -> None:
-    """The previous scenario's pages resolved before the next begins (or QUIET_BEFORE_SECONDS passed)."""
+def wait_quiet(rig: Rig, console: Console) -> list[str]:
+    """The previous scenario's pages resolved, and stayed so for QUIET_HELD_SECONDS, before the next begins
+    (or QUIET_BEFORE_SECONDS passed)."""
     deadline = time.monotonic() + QUIET_BEFORE_SECONDS
+    quiet_since: float | None = None
     while time.monotonic() < deadline:
-        firing = rig.firing_pages()
-        if not firing:
-            return
-        time.sleep(2)
-    console.print(f"[yellow]still paging before the next scenario: {', '.join(rig.firing_pages())}[/yellow]")
+        now = time.monotonic()
+        if rig.firing_pages():
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= QUIET_HELD_SECONDS:
+            return []
+        time.sleep(1)
+    firing = rig.firing_pages()
+    console.print(f"[yellow]still paging before the next scenario: {', '.join(firing)}[/yellow]")
+    return firing
 
 
 def rehearse(
@@ -697,9 +710,13 @@ def rehearse(
             rig = Rig(urls, stack_dir, engine)
             evaluation = rig.evaluation_interval()
             database_url = app_database_url(Path(stack.resolved_var("campaign_app_data_dir")) / "app.env")
+            carried_over: frozenset[str] = frozenset()
             for index, item in enumerate(chosen):
                 if index:
-                    wait_quiet(rig, console)
+                    paged = {
+                        a["name"] for a in records[-1]["alerts"] if a["page"] and a["fired_s"] is not None
+                    }
+                    carried_over = frozenset(paged | set(wait_quiet(rig, console)))
                 console.rule(f"scenario {index + 1}/{len(chosen)}: {item.name}")
                 result, record = play(
                     rig,
@@ -711,6 +728,7 @@ def rehearse(
                     directory,
                     database_url,
                     console,
+                    carried_over,
                 )
                 results.append(result)
                 records.append(record)

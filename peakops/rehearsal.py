@@ -55,6 +55,9 @@ class Observed:
     accounting: Accounting
     fault_window: tuple[float, float] | None  # (start, end) s from the scenario's start
     time_scale: float = 1.0
+    # Pages the previous scenario sent, or still firing when this one began: one that begins before this
+    # scenario's fault is the previous fault's (its flapping), not this one's.
+    carried_over: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -95,6 +98,19 @@ def _resolution(name: str, alert: AlertSeen, bound_s: float | None, fault_end: f
     ]
 
 
+def _before_the_fault(name: str, delay: float, carried_over: frozenset[str], required: bool = False) -> Line:
+    """A page that began before the fault is no evidence of it: the demo once credited the previous
+    scenario's flapping page to the next one's fault ("paged -4.3 s after the fault (allowed)"). A page
+    the previous scenario sent is its fault's, said so; any other is unexpected. An expected alert
+    seen only before the fault has no evidence of firing for it."""
+    when = f"{-delay:.1f} s before the fault" if delay < 0 else "in a scenario without a fault"
+    if name in carried_over and not required:
+        return Line(True, "page", f"{name} paged {when}: carried over from the previous scenario's fault")
+    if required:
+        return Line(False, "alert", f"{name} paged {when}, so no evidence it fired for it")
+    return Line(False, "page", f"unexpected page: {name} paged {when}")
+
+
 def judge(scenario: Scenario, observed: Observed) -> ScenarioResult:
     """Every expectation of `scenario` checked against `observed`, one line each with its evidence."""
     lines: list[Line] = []
@@ -128,6 +144,9 @@ def judge(scenario: Scenario, observed: Observed) -> ScenarioResult:
             )
             continue
         delay = alert.fired_s - fault_start
+        if delay < 0:
+            lines.append(_before_the_fault(bound.alert, delay, observed.carried_over, required=True))
+            continue
         real = f"; about {delay * scale:.0f} s at real time" if scale != 1 else ""
         lines.append(
             Line(
@@ -141,6 +160,11 @@ def judge(scenario: Scenario, observed: Observed) -> ScenarioResult:
     expected = {bound.alert for bound in expect.fire}
     for alert in observed.alerts:
         if not alert.page or alert.fired_s is None or alert.name in expected:
+            continue
+        if alert.fired_s < fault_start or (
+            observed.fault_window is None and alert.name in observed.carried_over
+        ):
+            lines.append(_before_the_fault(alert.name, alert.fired_s - fault_start, observed.carried_over))
             continue
         if alert.name in expect.may_page:
             delay = alert.fired_s - fault_start

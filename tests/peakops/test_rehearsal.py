@@ -95,6 +95,48 @@ def test_a_may_page_alert_is_allowed_not_required_and_held_to_the_resolution_bou
     assert judge(restart, observed(FAILING, [must, other])).verdict == "no-go"
 
 
+def test_a_page_that_began_before_the_fault_is_not_its_evidence() -> None:
+    """Seen in the demo: the payment outage's pages, flapping into the database restart, were credited to
+    its fault as allowed may_page pages "paged -4.3 s after the fault". A page the previous scenario sent
+    is said to be carried over; any other page before the fault is unexpected; an expected alert seen
+    only before the fault has no evidence of firing for it."""
+    restart = OUTAGE.model_copy(
+        update={"expect": OUTAGE.expect.model_copy(update={"may_page": ["PaymentAuthorisationBudgetBurn"]})}
+    )
+    must = AlertSeen("CheckoutSuccessBudgetBurn", page=True, fired_s=10.0, resolved_s=30.0)
+    early = AlertSeen("PaymentAuthorisationBudgetBurn", page=True, fired_s=0.7, resolved_s=14.7)
+
+    def judged(alerts: list[AlertSeen], carried: set[str], scenario: Scenario = restart) -> Any:
+        window = (5.0, 25.0) if scenario.fault else None
+        summary = FAILING if scenario.fault else PASSING
+        evidence = Observed(summary, alerts, BOOKS, window, 60, frozenset(carried))
+        return judge(scenario, evidence)
+
+    result = judged([must, early], set())
+    assert result.verdict == "no-go"
+    assert [line.text for line in result.lines if not line.ok] == [
+        "unexpected page: PaymentAuthorisationBudgetBurn paged 4.3 s before the fault"
+    ]
+    result = judged([must, early], {"PaymentAuthorisationBudgetBurn"})
+    assert result.verdict == "go", result.lines
+    assert (
+        "PaymentAuthorisationBudgetBurn paged 4.3 s before the fault: carried over from the previous "
+        "scenario's fault"
+    ) in [line.text for line in result.lines]
+    # Carried over or not, an expected alert needs a firing after the fault.
+    early_must = AlertSeen("CheckoutSuccessBudgetBurn", page=True, fired_s=2.0, resolved_s=30.0)
+    result = judged([early_must], {"CheckoutSuccessBudgetBurn"}, OUTAGE)
+    assert result.verdict == "no-go"
+    assert [line.text for line in result.lines if not line.ok] == [
+        "CheckoutSuccessBudgetBurn paged 3.0 s before the fault, so no evidence it fired for it"
+    ]
+    # A scenario without a fault: the previous one's page is carried over, any other unexpected.
+    healthy = Scenario(name="healthy")
+    flap = AlertSeen("CheckoutSuccessBudgetBurn", page=True, fired_s=3.0, resolved_s=6.0)
+    assert judged([flap], {"CheckoutSuccessBudgetBurn"}, healthy).verdict == "go"
+    assert judged([flap], set(), healthy).verdict == "no-go"
+
+
 def test_a_lost_an_oversold_or_a_twice_charged_order_is_no_go() -> None:
     for books, text in (
         (Accounting(10, 9, 0, 0), "orders: 10 acknowledged, 9 in the database, 1 lost"),
