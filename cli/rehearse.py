@@ -520,8 +520,8 @@ def stack_file(stack_name: str, root: Path = REPO_ROOT) -> tuple[Path, str]:
     """`root`/Pulumi.<stack>.yaml and its text, checked as the Pulumi program reads it (infra/config.py),
     before the rehearsal starts. Raises typer.Exit(2) naming the problem: a stack name that is no name,
     a missing, unreadable, non-UTF-8 or invalid YAML file, or a config the program refuses."""
-    from infra.config import ConfigError, from_stack_file
-    from peakops.validation import InputError, parse_yaml, read_text
+    from infra.config import ConfigError
+    from peakops.validation import InputError, read_text
 
     if not STACK_NAME.match(stack_name) or stack_name in (".", ".."):
         typer.echo(
@@ -534,14 +534,23 @@ def stack_file(stack_name: str, root: Path = REPO_ROOT) -> tuple[Path, str]:
         raise typer.Exit(2)
     try:
         text = read_text(path, "stack file")
-        data = parse_yaml(text, relative(path))
-        if not isinstance(data, dict):
-            raise InputError(f"{relative(path)}: expected a mapping (config: ...)")
-        from_stack_file(data, stack_name, {"adminToken": "unchanged", "databaseUrl": "unchanged"})
+        check_stack_text(text, relative(path), stack_name)
     except (InputError, ConfigError) as exc:
         typer.echo(f"error: --write-config {stack_name}: {exc}", err=True)
         raise typer.Exit(2) from None
     return path, text
+
+
+def check_stack_text(text: str, source: str, stack_name: str) -> None:
+    """Read a stack file's text as the Pulumi program would (infra/config.py), secrets as placeholders.
+    Raises InputError (not a YAML mapping) or ConfigError (a config the program refuses)."""
+    from infra.config import from_stack_file
+    from peakops.validation import InputError, parse_yaml
+
+    data = parse_yaml(text, source)
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping (config: ...)")
+    from_stack_file(data, stack_name, {"adminToken": "unchanged", "databaseUrl": "unchanged"})
 
 
 def write_stack_config(
@@ -553,10 +562,9 @@ def write_stack_config(
     is then untouched."""
     import difflib
 
-    import yaml
-
-    from infra.config import ConfigError, from_stack_file
+    from infra.config import ConfigError
     from peakops.generated import write_atomically
+    from peakops.validation import InputError
 
     path, before = stack_file(stack_name, root)
     after = before
@@ -567,12 +575,8 @@ def write_stack_config(
         else:
             after = re.sub(r"^config:\s*$", f"config:\n  {key}: {value}", after, count=1, flags=re.MULTILINE)
     try:
-        from_stack_file(
-            yaml.safe_load(after) or {},
-            stack_name,
-            {"adminToken": "unchanged", "databaseUrl": "unchanged"},
-        )
-    except ConfigError as exc:
+        check_stack_text(after, path.name, stack_name)
+    except (InputError, ConfigError) as exc:
         typer.echo(f"error: --write-config {stack_name}: the result would be refused:\n{exc}", err=True)
         raise typer.Exit(2) from None
     diff = "".join(

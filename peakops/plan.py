@@ -286,8 +286,6 @@ class Capacity(_Strict):
     @field_validator("steps")
     @classmethod
     def _increasing(cls, value: list[float]) -> list[float]:
-        if any(rate <= 0 for rate in value):
-            raise ValueError("every step must be > 0 arrivals/s")
         if any(b <= a for a, b in pairwise(value)):
             raise ValueError("steps must increase")
         return value
